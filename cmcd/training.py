@@ -1,0 +1,147 @@
+"""Training loops of steps 1 and 2: SimCLR pre-training and cross-modality distillation.
+
+Each loop takes tensors already on the device, an explicit seed, and returns per-epoch losses.
+They hold no configuration objects: the pipeline unpacks its config into plain arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from cmcd.losses import info_nce
+
+Augment = Callable[[Tensor], Tensor]
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator, drop_last: bool) -> list[Tensor]:
+    """Shuffle ``range(n)`` and cut it into batches (the last partial one kept unless tiny)."""
+    order = torch.randperm(n, generator=generator)
+    cuts = list(order.split(batch_size))
+    if drop_last and len(cuts) > 1 and len(cuts[-1]) < max(2, batch_size // 4):
+        cuts = cuts[:-1]
+    return cuts
+
+
+def pretrain_ssl(
+    encoder: nn.Module,
+    head: nn.Module,
+    x: Tensor,
+    augment: Callable[[Tensor, torch.Generator], Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    temperature: float,
+    seed: int,
+    desc: str = "pretrain",
+    progress: bool = True,
+) -> list[float]:
+    """SimCLR pre-training: NT-Xent between two augmented views of each sample.
+
+    .. math:: \\min_{\\phi, g} \\; \\mathcal{L}_{NT\\text{-}Xent}(g(\\phi(t_1(x))), g(\\phi(t_2(x))))
+
+    Parameters
+    ----------
+    encoder, head : nn.Module
+        The encoder phi (kept) and the projection head g (discarded after pre-training).
+    x : Tensor
+        Training inputs on the device, shape (n, ...).
+    augment : callable
+        ``augment(batch, generator) -> augmented batch``.
+
+    Returns
+    -------
+    list of float
+        Mean loss per epoch.
+
+    References
+    ----------
+    Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations", 2020.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    params = list(encoder.parameters()) + list(head.parameters())
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    encoder.train()
+    head.train()
+    history = []
+    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
+        total, count = 0.0, 0
+        for idx in _batches(len(x), batch_size, generator, drop_last=True):
+            xb = x[idx.to(x.device)]
+            z1 = head(encoder(augment(xb, generator)))
+            z2 = head(encoder(augment(xb, generator)))
+            loss = info_nce(z1, z2, temperature=temperature)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total, count = total + loss.item() * len(idx), count + len(idx)
+        history.append(total / max(count, 1))
+    encoder.eval()
+    return history
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
+    """Encoder outputs in eval mode, computed in batches (no gradient)."""
+    encoder.eval()
+    return torch.cat([encoder(xb) for xb in x.split(batch_size)])
+
+
+def distill(
+    student: nn.Module,
+    z_teacher: Tensor,
+    x_target: Tensor,
+    loss_fn: nn.Module,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    seed: int,
+    progress: bool = True,
+) -> list[float]:
+    """Step 2: train the student on paired rows so that phi_B(x_B) matches the frozen teacher.
+
+    .. math:: \\min_{\\phi_B} \\; \\frac{1}{|S_{AB}|} \\sum_{batches} \\mathcal{L}(\\phi_A(x_A), \\phi_B(x_B))
+
+    The teacher embeddings ``z_teacher`` are computed once beforehand (our choice: the frozen
+    teacher sees un-augmented source rows, so its outputs are constants).
+
+    Parameters
+    ----------
+    student : nn.Module
+        The target encoder phi_B; trained in place.
+    z_teacher : Tensor
+        Frozen teacher outputs phi_A(x_A) of the paired rows, shape (m, latent_dim).
+    x_target : Tensor
+        Target inputs of the same rows, shape (m, ...).
+    loss_fn : nn.Module
+        A distillation loss module called as ``loss_fn(z_teacher, z_student, index)``.
+
+    Returns
+    -------
+    list of float
+        Mean loss per epoch.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn.to(x_target.device)
+    student.train()
+    history = []
+    for _ in tqdm(range(epochs), desc="distill", disable=not progress, leave=False):
+        total, count = 0.0, 0
+        for idx in _batches(len(x_target), batch_size, generator, drop_last=True):
+            idx = idx.to(x_target.device)
+            loss = loss_fn(z_teacher[idx], student(x_target[idx]), idx)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total, count = total + loss.item() * len(idx), count + len(idx)
+        history.append(total / max(count, 1))
+    student.eval()
+    return history
