@@ -1,0 +1,612 @@
+r"""The generalization bound of a head on the shared latent space, every term named.
+
+A classifier head ``h`` is trained on the frozen teacher's latents ``z_A = phi_A(x_A)`` of the
+labeled split and then applied, unchanged, to the distilled student's latents
+``z_B = phi_B(x_B)`` (both live in the same space). For the 0-1 loss and a labelling shared by
+both modalities, two inequalities bound the student-side error of ``h``:
+
+.. math::
+
+    \mathrm{err}_B(h) \le \mathrm{err}_A(h) + \mathrm{TV}(P_{AY}, P_{BY}),
+    \qquad
+    \mathrm{err}_B(h) \le \mathrm{err}_A(h) + P\big(h(z_A) \ne h(z_B)\big).
+
+The first is the population inequality the theory speaks of; its TV can only be estimated
+(a classifier TV is a lower bound), so ``bound`` built on it is an ESTIMATE. The second holds
+pointwise on paired rows, so confidence bounds on its two terms give ``certified_bound``, a
+guarantee at level ``1 - alpha``.
+
+References
+----------
+.. [1] W. Lin, X. Liu, Y. Xu, W. Gao, K. Fu, Y. Yao, "A Generalization Theory of
+   Cross-Modality Distillation with Contrastive Learning", arXiv:2405.03355, 2024.
+.. [2] S. Ben-David, J. Blitzer, K. Crammer, A. Kulesza, F. Pereira, J. W. Vaughan,
+   "A theory of learning from different domains", Machine Learning 79, 2010.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import beta
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from bounds._result import TVEstimate
+from bounds._validation import as_2d_float_array, check_alpha
+
+__all__ = ["BoundReport", "FEATURE_KEYS", "bound_from_run", "compute_bound", "fit_head"]
+
+EstimateTV = Callable[..., TVEstimate]
+
+#: Arrays ``bound_from_run`` needs in ``features.npz``.
+FEATURE_KEYS: tuple[str, ...] = (
+    "z_source_train",
+    "y_train",
+    "z_source_test",
+    "z_target_test",
+    "y_test",
+)
+
+# Term registry: name -> (status, meaning). Status "certified" means a guarantee at level
+# 1 - alpha; "estimate" means a measured or estimated value with no guarantee.
+_TERMS: dict[str, tuple[str, str]] = {
+    "source_error": ("estimate", "held-out err_A(h): head on teacher latents"),
+    "transfer_error": ("estimate", "held-out err_B(h): same head on student latents"),
+    "target_error": ("estimate", "fine-tuned target model's measured error (result.json)"),
+    "tv_estimate": ("estimate", "marginal TV(teacher latents, student latents)"),
+    "tv_lower": ("certified", "lower confidence bound on the marginal TV"),
+    "tv_upper": ("certified", "upper bound on the marginal TV (if the method has one)"),
+    "tv_joint_estimate": ("estimate", "class-conditional TV averaged by the class prior"),
+    "tv_joint_lower": ("certified", "lower confidence bound on the joint TV (Bonferroni)"),
+    "bound": ("estimate", "source_error + tv_joint_estimate: NOT a guarantee"),
+    "disagreement": ("estimate", "held-out P(h(z_A) != h(z_B)) on paired rows"),
+    "certified_bound": ("certified", "CP upper(err_A) + CP upper(disagreement) >= err_B(h)"),
+}
+_TV_LOWER_TERMS = ("tv_lower", "tv_upper", "tv_joint_lower")
+
+
+@dataclass(frozen=True)
+class BoundReport:
+    r"""Every term of the generalization bound for one run, each named and labelled.
+
+    .. math::
+
+        \text{bound} = \widehat{\mathrm{err}}_A(h) + \widehat{\mathrm{TV}}_{joint},\quad
+        \text{certified\_bound} = \mathrm{UCB}_{\alpha/2}(\mathrm{err}_A(h))
+        + \mathrm{UCB}_{\alpha/2}(P(h(z_A) \ne h(z_B)))
+
+    Attributes
+    ----------
+    source_error : float
+        Held-out error of the head on teacher latents, an estimate of err_A(h).
+    transfer_error : float
+        Held-out error of the same head on the paired student latents, an estimate of
+        err_B(h): the quantity both inequalities bound.
+    target_error : float or None
+        Measured error of the fine-tuned target model (``result.json``), the quantity the
+        paper's theorem speaks of; ``None`` when not given.
+    tv_estimate, tv_lower, tv_upper : float, float, float or None
+        Marginal TV between teacher and student test latents: point estimate, lower
+        confidence bound (certified as the TV method states it), upper bound (``None``
+        unless the method has one).
+    tv_joint_estimate, tv_joint_lower : float
+        Label-aware TV, :math:`\sum_y \pi_y \mathrm{TV}(P_y, Q_y)`, which equals the joint
+        latent-label TV because paired rows share their label. When no class has enough
+        rows the estimate is ``nan`` and the lower bound 0 (TV >= 0 always).
+    bound : float
+        ``source_error + tv_joint_estimate``: an ESTIMATE, not a guarantee.
+    disagreement : float
+        Held-out :math:`P(h(z_A) \ne h(z_B))` on paired rows.
+    certified_bound : float
+        Upper confidence bound on err_B(h) at level ``1 - alpha``.
+    alpha : float
+        Miscoverage level of every certified term (each separately).
+    n_train, n_test : int
+        Rows of the labeled split (head) and of the paired held-out split.
+    tv_method : str
+        TV estimator used.
+    source_error_upper, disagreement_upper : float
+        The two Clopper-Pearson bounds (level ``alpha / 2`` each) summed in ``certified_bound``.
+    n_tv_classes : int
+        Classes with enough rows to enter ``tv_joint_*``.
+    tv_class_mass : float
+        Prior mass of those classes (1.0 when none was skipped).
+    split_pairs : bool
+        Whether TV was estimated on disjoint halves of the pairs (independent samples, which
+        the TV lower bounds need to be certified).
+    details : dict
+        Per-class TV estimates and the marginal ``TVEstimate``; left out of ``to_dict``.
+    """
+
+    source_error: float
+    transfer_error: float
+    target_error: float | None
+    tv_estimate: float
+    tv_lower: float
+    tv_upper: float | None
+    tv_joint_estimate: float
+    tv_joint_lower: float
+    bound: float
+    disagreement: float
+    certified_bound: float
+    alpha: float
+    n_train: int
+    n_test: int
+    tv_method: str
+    source_error_upper: float
+    disagreement_upper: float
+    n_tv_classes: int
+    tv_class_mass: float
+    split_pairs: bool = True
+    details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def status(self, name: str) -> str:
+        """Return ``"certified"`` or ``"estimate"`` for the term ``name``.
+
+        TV lower bounds count as certified only when estimated on independent samples
+        (``split_pairs=True``); our choice.
+        """
+        if name not in _TERMS:
+            raise ValueError(f"name must be one of {sorted(_TERMS)}, got {name!r}")
+        if name in _TV_LOWER_TERMS and not self.split_pairs:
+            return "estimate"
+        return _TERMS[name][0]
+
+    def certified_terms(self) -> list[str]:
+        """Names of the terms that are guarantees at level ``1 - alpha``."""
+        return [name for name in _TERMS if self.status(name) == "certified"]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the scalar fields as a flat dict (``details`` left out)."""
+        out = asdict(self)
+        out.pop("details")
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return a tidy one-row table; column ``certified`` lists the certified terms."""
+        row = self.to_dict()
+        row["certified"] = ",".join(self.certified_terms())
+        return pd.DataFrame([row])
+
+    def summary(self) -> str:
+        """Return a text table: each term, its value, and "certified" or "estimate"."""
+        head = (
+            f"Generalization bound (tv_method={self.tv_method}, alpha={self.alpha:g}, "
+            f"n_train={self.n_train}, n_test={self.n_test})"
+        )
+        lines = [head]
+        for name, (_, meaning) in _TERMS.items():
+            value = getattr(self, name)
+            shown = "n/a" if value is None else f"{value:.4f}"
+            lines.append(f"  {name:<18} {shown:>7}  {self.status(name):<9}  {meaning}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def fit_head(z: Any, y: Any, random_state: int | None = None, *, C: float = 1.0) -> Pipeline:
+    r"""Fit the classifier head h on latents (our choice: standardised logistic regression).
+
+    .. math::
+
+        h(z) = \arg\max_k \; w_k^\top \frac{z - \mu}{\sigma} + b_k
+
+    The paper does not fix the head; a linear probe on standardised latents with L2
+    penalty ``C`` is our choice (standardising makes ``C`` independent of the latent scale).
+
+    Parameters
+    ----------
+    z : array-like of shape (n, d)
+        Latents (teacher latents of the labeled split).
+    y : array-like of shape (n,)
+        Labels, at least two distinct values.
+    random_state : int or None
+        Passed to the solver.
+    C : float
+        Inverse L2 regularisation strength.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        The fitted head (``predict`` gives h).
+
+    Examples
+    --------
+    >>> z = np.array([[-2.0, 0.0], [-1.0, 0.5], [1.0, 0.0], [2.0, -0.5]])
+    >>> fit_head(z, [0, 0, 1, 1], random_state=0).predict([[-3.0, 0.0], [3.0, 0.0]])
+    array([0, 1])
+    """
+    z = as_2d_float_array(z, "z")
+    y = _check_labels(y, z.shape[0], "y", "z")
+    if np.unique(y).size < 2:
+        raise ValueError("y must hold at least two classes to fit a head")
+    if not C > 0:
+        raise ValueError(f"C must be positive, got {C!r}")
+    head = make_pipeline(
+        StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=random_state)
+    )
+    return head.fit(z, y)
+
+
+def _check_labels(y: Any, n: int, name: str, rows_of: str) -> np.ndarray:
+    """Return ``y`` as a 1-D array of ``n`` finite labels, else a ``ValueError``."""
+    try:
+        arr = np.asarray(y)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} could not be read as an array: {err}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D of shape (n_samples,), got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"{name} has {arr.shape[0]} labels but {rows_of} has {n} rows")
+    if arr.dtype == object:
+        raise ValueError(f"{name} must hold numbers or strings, got dtype object")
+    if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf labels")
+    return arr
+
+
+def _clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
+    """One-sided Clopper-Pearson upper bound at level ``1 - alpha`` for ``k`` of ``n``."""
+    return 1.0 if k >= n else float(beta.ppf(1.0 - alpha, k + 1, n - k))
+
+
+def _check_inputs(
+    z_source_train: Any,
+    y_train: Any,
+    z_source_test: Any,
+    z_target_test: Any,
+    y_test: Any,
+) -> tuple[np.ndarray, ...]:
+    """Validate the five arrays of ``compute_bound``; errors name the argument."""
+    zs_tr = as_2d_float_array(z_source_train, "z_source_train")
+    y_tr = _check_labels(y_train, zs_tr.shape[0], "y_train", "z_source_train")
+    zs_te = as_2d_float_array(z_source_test, "z_source_test")
+    zt_te = as_2d_float_array(z_target_test, "z_target_test")
+    if zt_te.shape != zs_te.shape:
+        raise ValueError(
+            f"z_target_test must pair row by row with z_source_test: got shape "
+            f"{zt_te.shape}, expected {zs_te.shape}"
+        )
+    if zs_te.shape[1] != zs_tr.shape[1]:
+        raise ValueError(
+            f"z_source_test has {zs_te.shape[1]} features but z_source_train has {zs_tr.shape[1]}"
+        )
+    y_te = _check_labels(y_test, zs_te.shape[0], "y_test", "z_source_test")
+    return zs_tr, y_tr, zs_te, zt_te, y_te
+
+
+def _resolve_estimator(estimate_tv: EstimateTV | None) -> EstimateTV:
+    """Return ``estimate_tv`` or, when ``None``, ``bounds.api.estimate_tv``."""
+    if estimate_tv is not None:
+        if not callable(estimate_tv):
+            raise ValueError(f"estimate_tv must be callable or None, got {estimate_tv!r}")
+        return estimate_tv
+    try:
+        from bounds.api import estimate_tv as default_estimate_tv
+    except ImportError as err:  # pragma: no cover - bounds.api is part of the package
+        raise ValueError(f"estimate_tv=None needs bounds.api.estimate_tv: {err}") from None
+    return default_estimate_tv
+
+
+def _child_seeds(random_state: int | None, n: int) -> list[int]:
+    """Derive ``n`` independent integer seeds from ``random_state`` (int or None)."""
+    if random_state is not None and not isinstance(random_state, int | np.integer):
+        raise ValueError(f"random_state must be an int or None, got {random_state!r}")
+    seq = np.random.SeedSequence(None if random_state is None else int(random_state))
+    return [int(s.generate_state(1)[0]) for s in seq.spawn(n)]
+
+
+def _pair_halves(n: int, split_pairs: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices for the source and target TV samples.
+
+    With ``split_pairs`` the pairs are shuffled and halved, so the two samples are
+    independent (our choice: the classifier lower bound assumes independent samples).
+    """
+    if not split_pairs:
+        idx = np.arange(n)
+        return idx, idx
+    perm = np.random.default_rng(seed).permutation(n)
+    half = n // 2
+    return np.sort(perm[:half]), np.sort(perm[half:])
+
+
+@dataclass(frozen=True)
+class _TVCall:
+    """What every call to the TV estimator shares."""
+
+    estimate_tv: EstimateTV
+    method: str
+    kwargs: Mapping[str, Any]
+
+    def __call__(self, source: np.ndarray, target: np.ndarray, alpha: float, seed: int):
+        return self.estimate_tv(
+            source, target, method=self.method, alpha=alpha, random_state=seed, **self.kwargs
+        )
+
+
+def _class_conditional_tv(
+    tv: _TVCall,
+    source: np.ndarray,
+    target: np.ndarray,
+    y_source: np.ndarray,
+    y_target: np.ndarray,
+    prior: Mapping[Any, float],
+    *,
+    alpha: float,
+    min_class_samples: int,
+    seed: int,
+) -> dict[str, Any]:
+    r"""Label-aware TV, :math:`\sum_y \pi_y \mathrm{TV}(P_y, Q_y)`, with its lower bound.
+
+    Classes with fewer than ``min_class_samples`` rows on either side are skipped (our
+    choice). The estimate renormalises the prior over the kept classes; the lower bound
+    counts skipped classes as TV >= 0 and uses ``alpha / K`` per class (Bonferroni over the
+    ``K`` kept classes), so it holds at level ``1 - alpha`` for the joint TV.
+    """
+    kept = [
+        c for c in prior if min(np.sum(y_source == c), np.sum(y_target == c)) >= min_class_samples
+    ]
+    if not kept:
+        return {"estimate": float("nan"), "lower": 0.0, "per_class": {}, "mass": 0.0}
+    seeds = _child_seeds(seed, len(kept))
+    per_class = {
+        c: tv(source[y_source == c], target[y_target == c], alpha / len(kept), s)
+        for c, s in zip(kept, seeds, strict=True)
+    }
+    mass = float(sum(prior[c] for c in kept))
+    estimate = sum(prior[c] * per_class[c].estimate for c in kept) / mass
+    lower = sum(prior[c] * per_class[c].lower for c in kept)
+    return {
+        "estimate": float(estimate),
+        "lower": float(lower),
+        "per_class": per_class,
+        "mass": mass,
+    }
+
+
+def compute_bound(
+    z_source_train: Any,
+    y_train: Any,
+    z_source_test: Any,
+    z_target_test: Any,
+    y_test: Any,
+    *,
+    target_error: float | None = None,
+    tv_method: str = "classifier",
+    alpha: float = 0.05,
+    random_state: int | None = None,
+    tv_kwargs: Mapping[str, Any] | None = None,
+    estimate_tv: EstimateTV | None = None,
+    split_pairs: bool = True,
+    min_class_samples: int = 10,
+) -> BoundReport:
+    r"""Compute every term of the generalization bound from paired latents.
+
+    .. math::
+
+        \mathrm{err}_B(h) \le \mathrm{err}_A(h) + \sum_y \pi_y \mathrm{TV}(P_y, Q_y)
+        \quad\text{and}\quad
+        \mathrm{err}_B(h) \le \mathrm{err}_A(h) + P(h(z_A) \ne h(z_B))
+
+    Terms: ``h`` = :func:`fit_head` on ``(z_source_train, y_train)``; ``source_error`` =
+    error of ``h`` on ``z_source_test`` (err_A); ``transfer_error`` = error of ``h`` on
+    ``z_target_test`` (err_B, the bounded quantity); marginal TV between the teacher and
+    student test latents; joint TV = class-conditional TV averaged by the test-split class
+    prior :math:`\pi_y` (paired rows share labels, so this is the joint latent-label TV);
+    ``bound = source_error + tv_joint_estimate``; ``disagreement``; ``certified_bound``.
+
+    Certified versus estimated: ``bound`` is an ESTIMATE (a classifier TV is a lower bound
+    on TV, and no finite-sample term is added: our choice, as the TV term carries no
+    guarantee; ``source_error_upper`` is reported for users who want one). The first
+    inequality needs the population TV, which cannot be certified from above.
+    ``certified_bound`` is CERTIFIED at level ``1 - alpha`` for the population err_B(h):
+    :math:`1\{h(z_B) \ne y\} \le 1\{h(z_A) \ne y\} + 1\{h(z_A) \ne h(z_B)\}` holds on
+    every pair, and each term gets a one-sided Clopper-Pearson bound at level ``alpha / 2``
+    (the equal split is our choice). It is never below the measured ``transfer_error``.
+    ``tv_lower`` and ``tv_joint_lower`` are lower confidence bounds at ``1 - alpha`` each.
+
+    Parameters
+    ----------
+    z_source_train, y_train : array-like of shape (n_train, d), (n_train,)
+        Teacher latents and labels of the labeled split (fits the head).
+    z_source_test, z_target_test, y_test : array-like of shape (n_test, d), ..., (n_test,)
+        Paired held-out teacher and student latents (row i: the same object) and labels.
+    target_error : float or None
+        The fine-tuned target model's measured error, reported as given.
+    tv_method, tv_kwargs : str, mapping or None
+        Method name and extra keyword arguments for ``estimate_tv``.
+    alpha : float
+        Miscoverage level of each certified term, in (0, 1).
+    random_state : int or None
+        Seed for the head, the pair split and the TV estimators.
+    estimate_tv : callable or None
+        ``estimate_tv(source, target, method=, alpha=, random_state=, **tv_kwargs) ->
+        TVEstimate``; ``None`` uses ``bounds.api.estimate_tv``.
+    split_pairs : bool
+        Estimate TV on disjoint halves of the pairs (teacher rows of one half, student rows
+        of the other), so the two samples are independent (our choice, default ``True``).
+    min_class_samples : int
+        Classes with fewer rows on either TV side are left out of the joint TV (our choice).
+
+    Returns
+    -------
+    BoundReport
+
+    References
+    ----------
+    .. [1] Lin et al., arXiv:2405.03355, 2024. .. [2] Ben-David et al., 2010.
+
+    Examples
+    --------
+    >>> from bounds.api import estimate_tv
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat([0, 1], 200)
+    >>> z_a = rng.normal(size=(400, 2)) + 2.0 * y[:, None]
+    >>> r = compute_bound(z_a[::2], y[::2], z_a[1::2], z_a[1::2] + 0.5, y[1::2],
+    ...                   random_state=0)
+    >>> r.certified_bound >= r.transfer_error
+    True
+    """
+    zs_tr, y_tr, zs_te, zt_te, y_te = _check_inputs(
+        z_source_train, y_train, z_source_test, z_target_test, y_test
+    )
+    alpha = check_alpha(alpha)
+    if target_error is not None and not 0.0 <= float(target_error) <= 1.0:
+        raise ValueError(f"target_error must be in [0, 1] or None, got {target_error!r}")
+    if int(min_class_samples) < 1:
+        raise ValueError(f"min_class_samples must be >= 1, got {min_class_samples!r}")
+    tv = _TVCall(_resolve_estimator(estimate_tv), str(tv_method), dict(tv_kwargs or {}))
+    seeds = _child_seeds(random_state, 4)
+    head = fit_head(zs_tr, y_tr, random_state=seeds[0])
+    pred_a, pred_b = head.predict(zs_te), head.predict(zt_te)
+    errors = _error_terms(pred_a, pred_b, y_te, alpha)
+    tv_terms = _tv_terms(tv, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples, seeds)
+    return BoundReport(
+        **errors,
+        **tv_terms,
+        target_error=None if target_error is None else float(target_error),
+        bound=errors["source_error"] + tv_terms["tv_joint_estimate"],
+        alpha=alpha,
+        n_train=int(zs_tr.shape[0]),
+        n_test=int(zs_te.shape[0]),
+        tv_method=str(tv_method),
+        split_pairs=bool(split_pairs),
+    )
+
+
+def _error_terms(
+    pred_a: np.ndarray, pred_b: np.ndarray, y: np.ndarray, alpha: float
+) -> dict[str, float]:
+    """Held-out errors, disagreement and the certified bound (CP at ``alpha / 2`` each)."""
+    n = y.shape[0]
+    k_a = int(np.sum(pred_a != y))
+    k_d = int(np.sum(pred_a != pred_b))
+    source_upper = _clopper_pearson_upper(k_a, n, alpha / 2)
+    dis_upper = _clopper_pearson_upper(k_d, n, alpha / 2)
+    return {
+        "source_error": k_a / n,
+        "transfer_error": float(np.mean(pred_b != y)),
+        "disagreement": k_d / n,
+        "source_error_upper": source_upper,
+        "disagreement_upper": dis_upper,
+        "certified_bound": min(1.0, source_upper + dis_upper),
+    }
+
+
+def _tv_terms(
+    tv: _TVCall,
+    zs: np.ndarray,
+    zt: np.ndarray,
+    y: np.ndarray,
+    alpha: float,
+    split_pairs: bool,
+    min_class_samples: int,
+    seeds: list[int],
+) -> dict[str, Any]:
+    """Marginal and label-aware TV between teacher and student test latents."""
+    idx_s, idx_t = _pair_halves(y.shape[0], split_pairs, seeds[1])
+    marginal = tv(zs[idx_s], zt[idx_t], alpha, seeds[2])
+    classes, counts = np.unique(y, return_counts=True)
+    prior = {c: n / y.shape[0] for c, n in zip(classes.tolist(), counts, strict=True)}
+    joint = _class_conditional_tv(
+        tv, zs[idx_s], zt[idx_t], y[idx_s], y[idx_t], prior,
+        alpha=alpha, min_class_samples=int(min_class_samples), seed=seeds[3],
+    )  # fmt: skip
+    return {
+        "tv_estimate": float(marginal.estimate),
+        "tv_lower": float(marginal.lower),
+        "tv_upper": None if marginal.upper is None else float(marginal.upper),
+        "tv_joint_estimate": joint["estimate"],
+        "tv_joint_lower": joint["lower"],
+        "n_tv_classes": len(joint["per_class"]),
+        "tv_class_mass": joint["mass"],
+        "details": {"tv_marginal": marginal, "tv_per_class": joint["per_class"]},
+    }
+
+
+def _load_features(path: Path) -> dict[str, np.ndarray]:
+    """Read the arrays of ``features.npz``; errors name the file and the missing key."""
+    if not path.is_file():
+        raise FileNotFoundError(f"features file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise ValueError(f"{path} is not a readable .npz features file: {err}") from None
+    missing = [k for k in FEATURE_KEYS if k not in arrays]
+    if missing:
+        raise ValueError(f"{path} lacks key(s) {missing}; it has {sorted(arrays)}")
+    return arrays
+
+
+def _load_target_error(path: Path) -> float:
+    """``target_error`` from ``result.json`` (or ``1 - target_accuracy``)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"result file not found: {path}")
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not readable JSON: {err}") from None
+    if not isinstance(result, dict):
+        raise ValueError(f"{path} must hold a JSON object, got {type(result).__name__}")
+    if "target_error" in result:
+        value = result["target_error"]
+    elif "target_accuracy" in result:
+        value = 1.0 - float(result["target_accuracy"])
+    else:
+        raise ValueError(f"{path} lacks key 'target_error' (and 'target_accuracy')")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: target_error must be a number, got {value!r}") from None
+
+
+def bound_from_run(run_dir: str | Path, **kwargs: Any) -> BoundReport:
+    r"""Compute the bound of a finished run from ``run_dir/features.npz`` and ``result.json``.
+
+    .. math::
+
+        \text{certified\_bound} \ge \mathrm{err}_B(h) \text{ w.p. } 1 - \alpha
+
+    ``features.npz`` must hold :data:`FEATURE_KEYS` (read with ``allow_pickle=False``);
+    ``target_error`` comes from ``result.json`` unless passed in ``kwargs``. Other keyword
+    arguments go to :func:`compute_bound`.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``run_dir``, ``features.npz`` or ``result.json`` does not exist.
+    ValueError
+        When a file is unreadable or lacks a key (the message names both).
+
+    Examples
+    --------
+    >>> bound_from_run("no/such/run")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: run directory not found: no/such/run
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found: {run_dir}")
+    feats = _load_features(run_dir / "features.npz")
+    if "target_error" not in kwargs:
+        kwargs["target_error"] = _load_target_error(run_dir / "result.json")
+    return compute_bound(
+        feats["z_source_train"],
+        feats["y_train"],
+        feats["z_source_test"],
+        feats["z_target_test"],
+        feats["y_test"],
+        **kwargs,
+    )
