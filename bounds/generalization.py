@@ -35,11 +35,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from bounds._confidence import clopper_pearson_upper
 from bounds._result import TVEstimate
 from bounds._validation import as_2d_float_array, check_alpha
 
@@ -253,11 +253,6 @@ def _check_labels(y: Any, n: int, name: str, rows_of: str) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf labels")
     return arr
-
-
-def _clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
-    """One-sided Clopper-Pearson upper bound at level ``1 - alpha`` for ``k`` of ``n``."""
-    return 1.0 if k >= n else float(beta.ppf(1.0 - alpha, k + 1, n - k))
 
 
 def _check_inputs(
@@ -491,8 +486,8 @@ def _error_terms(
     n = y.shape[0]
     k_a = int(np.sum(pred_a != y))
     k_d = int(np.sum(pred_a != pred_b))
-    source_upper = _clopper_pearson_upper(k_a, n, alpha / 2)
-    dis_upper = _clopper_pearson_upper(k_d, n, alpha / 2)
+    source_upper = clopper_pearson_upper(k_a, n, alpha / 2)
+    dis_upper = clopper_pearson_upper(k_d, n, alpha / 2)
     return {
         "source_error": k_a / n,
         "transfer_error": float(np.mean(pred_b != y)),
