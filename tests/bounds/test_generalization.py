@@ -127,6 +127,20 @@ def test_tv_joint_matches_closed_form_and_bound_relation_holds():
     np.testing.assert_allclose(r.bound, r.source_error + r.tv_joint_estimate, atol=1e-12)
 
 
+def test_default_estimator_matches_closed_form():
+    pytest.importorskip("bounds.api")  # bounds.api.estimate_tv, the default estimate_tv
+    rng = np.random.default_rng(1)
+    shift = np.array([0.0, 0.0, 0.6, 0.8, 0.0, 0.0])
+    z_a, z_b, y, _ = gaussian_latents(rng, 3400, shift, n_classes=3)
+    r = compute_bound(
+        *split(z_a, z_b, y, 400), random_state=0, tv_kwargs={"candidates": ["logistic"]}
+    )
+    truth = true_tv(shift, 1.0)
+    np.testing.assert_allclose(r.tv_joint_estimate, truth, atol=0.06)
+    assert r.tv_joint_lower <= truth and r.tv_lower <= r.tv_estimate
+    assert r.tv_method == "classifier" and r.details["tv_marginal"].method == "classifier"
+
+
 def test_transfer_error_matches_bayes_and_exact_head_error():
     rng = np.random.default_rng(2)
     scale, sep, shift = 1.0, 1.5, np.array([0.8, 0.5, 0.0, 0.0])
