@@ -39,7 +39,10 @@ def _as_view(arr: np.ndarray, key: str, shape: Sequence[int] | None) -> tuple[np
     flat = arr.reshape(len(arr), -1)
     if shape is None:
         shape = arr.shape[1:] if arr.ndim == 3 else (flat.shape[1],)
-    shape = tuple(int(s) for s in shape)
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key}_shape must be a sequence of ints, got {shape!r}") from None
     if len(shape) not in (1, 2) or int(np.prod(shape)) != flat.shape[1]:
         raise ValueError(
             f"{key}: shape {shape} must be (d,) or (H, W) with {flat.shape[1]} values per row"
@@ -97,6 +100,16 @@ def _build(
     train, test = split_indices(y, len(xs), test_fraction, rng_for(seed, "split"))
     info = {"classes": classes} if y is not None else {}
     return PairedDataset(xs, xt, y, spec_s, spec_t, train, test, name, info)
+
+
+def _open_npz(path: Path) -> Any:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"path: {str(path)!r} is not a readable .npz file: {err}") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ValueError(f"path: {str(path)!r} holds a single array; save a .npz with np.savez")
+    return archive
 
 
 def _npz_array(archive: Any, key: str, option: str, path: Path) -> np.ndarray:
@@ -164,7 +177,7 @@ def npz(
     ((6, 3), True, 2)
     """
     p = _existing(path, "path")
-    with np.load(p, allow_pickle=False) as archive:
+    with _open_npz(p) as archive:
         source = _npz_array(archive, source_key, "source_key", p)
         target = _npz_array(archive, target_key, "target_key", p)
         if labels_key not in (None, "labels") and labels_key not in archive.files:
@@ -179,7 +192,7 @@ def npz(
         seed=seed,
         shapes=(source_shape, target_shape),
         test_fraction=test_fraction,
-        label_key="labels",
+        label_key=f"labels_key={labels_key!r}",
     )
 
 
