@@ -1,0 +1,229 @@
+"""Figures of a sweep report: theory (TV, bounds) against practice (measured errors).
+
+Every function takes a results table (``results.csv`` of :mod:`cmcd.sweep`, one row per run)
+and returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global state, no
+display needed); :func:`save_figure` writes it.
+
+- :func:`plot_error_vs_tv`: measured target error against estimated latent TV, one colour
+  per loss;
+- :func:`plot_tv_vs_gap`: estimated TV against the modality gap, mean and standard deviation
+  over seeds per loss;
+- :func:`plot_bound_vs_error`: the estimated bound and the certified bound against the
+  measured error (the theory-vs-practice plot): a point under the diagonal is a bound that
+  fell below the error it bounds.
+
+Examples
+--------
+>>> import pandas as pd
+>>> df = pd.DataFrame({"loss": ["cmc", "cmc", "l2"], "tv_estimate": [0.1, 0.5, 0.9],
+...                    "target_error": [0.2, 0.3, 0.6]})
+>>> fig = plot_error_vs_tv(df)
+>>> fig.axes[0].collections[0].get_offsets().tolist()
+[[0.1, 0.2], [0.5, 0.3]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+__all__ = ["plot_bound_vs_error", "plot_error_vs_tv", "plot_tv_vs_gap", "save_figure"]
+
+#: Axis labels of the result columns (our wording).
+LABELS: dict[str, str] = {
+    "gap": "modality gap",
+    "tv_estimate": "estimated latent TV (marginal)",
+    "tv_joint_estimate": "estimated latent TV (label-aware)",
+    "tv_lower": "TV lower confidence bound",
+    "target_error": "measured target error (fine-tuned)",
+    "transfer_error": "measured transfer error err_B(h)",
+    "bound": "estimated bound",
+    "certified_bound": "certified bound",
+}
+_MARKERS: dict[str, str] = {"bound": "o", "certified_bound": "^"}
+
+
+def _check_columns(df: pd.DataFrame, columns: Sequence[str | None], what: str) -> None:
+    """Raise ``ValueError`` naming the columns of ``df`` that ``what`` needs and lacks."""
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c is not None and c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} needs column(s) {missing}; df has {list(df.columns)}")
+    if df.empty:
+        raise ValueError(f"{what} needs at least one row; df is empty")
+
+
+def _groups(df: pd.DataFrame, hue: str | None) -> list[tuple[str, pd.DataFrame]]:
+    """``(label, rows)`` per value of ``hue`` in order of appearance, or one group."""
+    if hue is None or hue not in df.columns:
+        return [("all runs", df)]
+    return [(str(key), part) for key, part in df.groupby(hue, sort=False)]
+
+
+def _label(column: str) -> str:
+    return LABELS.get(column, column)
+
+
+def plot_error_vs_tv(
+    df: pd.DataFrame,
+    *,
+    tv: str = "tv_estimate",
+    error: str = "target_error",
+    hue: str | None = "loss",
+) -> Figure:
+    r"""Scatter the measured error against the estimated TV, one colour per ``hue`` value.
+
+    .. math:: (\widehat{\mathrm{TV}}_i, \mathrm{err}_i) \text{ for each run } i
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Results table with columns ``tv`` and ``error`` (and ``hue`` if present).
+    tv, error : str
+        Columns on the x and y axes.
+    hue : str or None
+        Column that colours the points (ignored when absent from ``df``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axis; collection ``i`` holds the points of the ``i``-th ``hue`` value.
+    """
+    _check_columns(df, [tv, error], "plot_error_vs_tv")
+    fig = Figure(figsize=(5.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    for label, part in _groups(df, hue):
+        ax.scatter(part[tv], part[error], label=label, alpha=0.8, s=24)
+    ax.set(xlabel=_label(tv), ylabel=_label(error), title="Target error vs estimated TV")
+    ax.legend(title=hue if hue in df.columns else None, fontsize="small")
+    return fig
+
+
+def plot_tv_vs_gap(
+    df: pd.DataFrame,
+    *,
+    gap: str = "gap",
+    tv: str = "tv_estimate",
+    hue: str | None = "loss",
+) -> Figure:
+    r"""Plot the estimated TV against the gap: mean and std over the runs at each gap.
+
+    .. math:: \bar{T}(g) = \frac{1}{|R_g|}\sum_{i \in R_g} \widehat{\mathrm{TV}}_i
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Results table with columns ``gap`` and ``tv``.
+    gap, tv : str
+        Columns on the x and y axes.
+    hue : str or None
+        One line per value of this column (ignored when absent from ``df``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axis; line ``i`` joins the per-gap means of the ``i``-th ``hue`` value, with its
+        error bars (standard deviation over seeds, 0 for a single run).
+    """
+    _check_columns(df, [gap, tv], "plot_tv_vs_gap")
+    fig = Figure(figsize=(5.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    for label, part in _groups(df, hue):
+        stats = part.groupby(gap)[tv].agg(["mean", "std"]).sort_index()
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0.0), label=label,
+                    marker="o", capsize=3)  # fmt: skip
+    ax.set(xlabel=_label(gap), ylabel=_label(tv), title="Estimated TV vs modality gap")
+    ax.set_ylim(-0.02, 1.02)
+    ax.legend(title=hue if hue in df.columns else None, fontsize="small")
+    return fig
+
+
+def plot_bound_vs_error(
+    df: pd.DataFrame,
+    *,
+    errors: Sequence[str] = ("transfer_error", "target_error"),
+    bounds: Sequence[str] = ("bound", "certified_bound"),
+) -> Figure:
+    r"""Plot each bound against each measured error, with the diagonal ``bound = error``.
+
+    .. math:: (\mathrm{err}_i, B_i) \text{ for } B \in \{\text{bound},
+        \text{certified\_bound}\}
+
+    A point under the diagonal is a run whose bound sits below the measured error. The
+    certified bound is a guarantee for ``transfer_error`` (the head's error on student
+    latents) only; ``target_error`` is the fine-tuned model's error, which the paper's
+    theorem speaks of, shown for comparison.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Results table with the ``errors`` and ``bounds`` columns.
+    errors : sequence of str
+        One axis per measured-error column (x axis).
+    bounds : sequence of str
+        One point set per bound column (y axis).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axis ``j`` is ``errors[j]``; its collection ``i`` holds ``(error, bounds[i])``.
+    """
+    _check_columns(df, [*errors, *bounds], "plot_bound_vs_error")
+    if not errors or not bounds:
+        raise ValueError("errors and bounds must each name at least one column")
+    fig = Figure(figsize=(5.0 * len(errors), 4.2), layout="constrained")
+    for error, ax in zip(errors, fig.subplots(1, len(errors), squeeze=False)[0], strict=True):
+        for bound in bounds:
+            below = int(np.sum(df[bound] < df[error]))
+            ax.scatter(df[error], df[bound], marker=_MARKERS.get(bound, "s"), alpha=0.75, s=24,
+                       label=f"{_label(bound)} ({below}/{len(df)} below)")  # fmt: skip
+        ax.axline((0.0, 0.0), slope=1.0, color="0.3", linestyle="--", linewidth=1)
+        ax.set(xlabel=_label(error), ylabel="bound", xlim=(-0.02, 1.02), ylim=(-0.02, 1.52))
+        ax.set_title(f"Bounds vs {_label(error)}")
+        ax.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+def save_figure(
+    fig: Figure, name: str, figures_dir: str | Path = "figures", *, dpi: int = 150
+) -> Path:
+    """Write ``fig`` to ``figures_dir/name`` (``.png`` unless ``name`` has a suffix).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    name : str
+        File name, with or without suffix (``png``, ``pdf``, ``svg``).
+    figures_dir : str or Path
+        Folder, created if needed.
+    dpi : int
+        Resolution of raster formats.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = save_figure(Figure(), "empty", tempfile.mkdtemp())
+    >>> path.name, path.stat().st_size > 0
+    ('empty.png', True)
+    """
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name, got {name!r}")
+    path = Path(figures_dir) / name
+    if not path.suffix:
+        path = path.with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path

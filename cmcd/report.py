@@ -1,0 +1,329 @@
+"""Summary tables of a sweep: does the TV follow the gap, track the error; do the bounds hold.
+
+Tables (each a :class:`pandas.DataFrame`, one row per group, e.g. per distillation loss,
+plus ``all``):
+
+- :func:`correlation_table`: Spearman rank correlations, e.g. gap ~ TV and TV ~ target error;
+- :func:`coverage_table`: how often the estimated bound and the certified bound sit BELOW
+  the measured errors (a bound below the error it bounds has failed);
+- :func:`condition_means`: mean of every metric per grid condition, seeds averaged.
+
+:func:`sweep_report` reads a sweep folder, builds the tables and the figures of
+:mod:`cmcd.plots`, and writes ``report.md``.
+
+Examples
+--------
+>>> df = pd.DataFrame({"loss": ["cmc"] * 4, "gap": [0.0, 0.3, 0.6, 0.9],
+...                    "tv_estimate": [0.1, 0.2, 0.4, 0.8],
+...                    "target_error": [0.2, 0.25, 0.5, 0.4]})
+>>> correlation_table(df, pairs=[("gap", "tv_estimate")])[["loss", "n", "rho(gap, tv_estimate)"]]
+  loss  n  rho(gap, tv_estimate)
+0  cmc  4                    1.0
+1  all  4                    1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from cmcd.sweep import METRIC_COLUMNS, read_results
+
+__all__ = [
+    "SweepReport",
+    "condition_means",
+    "correlation_table",
+    "coverage_table",
+    "default_pairs",
+    "grid_columns",
+    "spearman",
+    "sweep_report",
+]
+
+ALL = "all"
+"""Label of the row pooling every group."""
+
+#: Default bound columns and the measured errors they are compared with.
+BOUND_COLUMNS: tuple[str, ...] = ("bound", "certified_bound")
+ERROR_COLUMNS: tuple[str, ...] = ("transfer_error", "target_error")
+
+
+def grid_columns(df: pd.DataFrame) -> list[str]:
+    """Columns of a results table that came from the sweep's grid.
+
+    Examples
+    --------
+    >>> grid_columns(pd.DataFrame(columns=["run_id", "gap", "loss", "tv_estimate"]))
+    ['gap', 'loss']
+    """
+    return [c for c in df.columns if c != "run_id" and c not in METRIC_COLUMNS]
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
+    r"""Spearman rank correlation and its two-sided p-value; ``nan`` when undefined.
+
+    .. math:: \rho = \mathrm{corr}(\mathrm{rank}(x), \mathrm{rank}(y))
+
+    Undefined (``nan``, our choice, instead of a warning) with fewer than 3 finite pairs or
+    a constant column.
+
+    Examples
+    --------
+    >>> spearman([1, 2, 3, 4], [10, 20, 15, 40])[0]
+    0.8
+    >>> spearman([1, 1, 1], [1, 2, 3])
+    (nan, nan)
+    """
+    x_arr, y_arr = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x_arr.shape != y_arr.shape:
+        raise ValueError(f"x and y must have the same length, got {x_arr.shape} and {y_arr.shape}")
+    keep = np.isfinite(x_arr) & np.isfinite(y_arr)
+    x_arr, y_arr = x_arr[keep], y_arr[keep]
+    if x_arr.size < 3 or np.ptp(x_arr) == 0 or np.ptp(y_arr) == 0:
+        return float("nan"), float("nan")
+    result = spearmanr(x_arr, y_arr)
+    return round(float(result.statistic), 12), float(result.pvalue)
+
+
+def _grouped(df: pd.DataFrame, by: str | None) -> list[tuple[str, pd.DataFrame]]:
+    """Split ``df`` by ``by`` (in order of appearance), then ``all`` rows."""
+    groups = [] if by is None else [(str(k), g) for k, g in df.groupby(by, sort=False)]
+    return [*groups, (ALL, df)]
+
+
+def _check(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} needs column(s) {missing}; df has {list(df.columns)}")
+
+
+def default_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
+    """Return the column pairs worth correlating in ``df``.
+
+    Gap ~ TV and gap ~ target error when a ``gap`` column exists; TV ~ target error always.
+
+    Examples
+    --------
+    >>> default_pairs(pd.DataFrame(columns=["tv_estimate", "target_error"]))
+    [('tv_estimate', 'target_error')]
+    """
+    pairs = [("gap", "tv_estimate"), ("gap", "target_error")] if "gap" in df.columns else []
+    return [*pairs, ("tv_estimate", "target_error")]
+
+
+def correlation_table(
+    df: pd.DataFrame,
+    *,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    by: str | None = "loss",
+) -> pd.DataFrame:
+    r"""Spearman correlation of each column pair, per value of ``by`` and over all rows.
+
+    .. math:: \rho_g(a, b) = \mathrm{Spearman}\big(\{(a_i, b_i) : i \in g\}\big)
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Results table (one row per run, or :func:`condition_means`).
+    pairs : sequence of (str, str) or None
+        Column pairs; default :func:`default_pairs`.
+    by : str or None
+        Grouping column (ignored when absent from ``df``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``by`` (or ``group``), ``n``, then ``rho(a, b)`` and ``p(a, b)`` per pair.
+    """
+    pairs = default_pairs(df) if pairs is None else list(pairs)
+    _check(df, [c for pair in pairs for c in pair], "correlation_table")
+    by = by if by in df.columns else None
+    rows = []
+    for label, part in _grouped(df, by):
+        row: dict[str, object] = {by or "group": label, "n": len(part)}
+        for a, b in pairs:
+            row[f"rho({a}, {b})"], row[f"p({a}, {b})"] = spearman(part[a], part[b])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def coverage_table(
+    df: pd.DataFrame,
+    *,
+    bounds: Sequence[str] = BOUND_COLUMNS,
+    errors: Sequence[str] = ERROR_COLUMNS,
+    by: str | None = "loss",
+) -> pd.DataFrame:
+    r"""Count the runs whose bound sits below a measured error (the bound failed there).
+
+    .. math:: \#\{i : B_i < \mathrm{err}_i\}
+
+    The certified bound guarantees ``transfer_error`` (with probability ``1 - alpha`` per
+    run); against ``target_error`` (the fine-tuned model) it is a comparison, not a
+    guarantee.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Results table.
+    bounds, errors : sequence of str
+        Bound columns and measured-error columns.
+    by : str or None
+        Grouping column (ignored when absent from ``df``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``by`` (or ``group``), ``n`` and ``BOUND<ERROR`` (a count) per pair.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"bound": [0.1, 0.5], "transfer_error": [0.2, 0.2]})
+    >>> coverage_table(df, bounds=["bound"], errors=["transfer_error"]).to_dict("records")
+    [{'group': 'all', 'n': 2, 'bound<transfer_error': 1}]
+    """
+    _check(df, [*bounds, *errors], "coverage_table")
+    by = by if by in df.columns else None
+    rows = []
+    for label, part in _grouped(df, by):
+        row: dict[str, object] = {by or "group": label, "n": len(part)}
+        for bound in bounds:
+            for error in errors:
+                row[f"{bound}<{error}"] = int(np.sum(part[bound] < part[error]))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def condition_means(df: pd.DataFrame, *, average_over: str = "seed") -> pd.DataFrame:
+    """Mean of every metric per grid condition, averaging over ``average_over`` (seeds).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"run_id": ["a", "b"], "gap": [0.5, 0.5], "seed": [0, 1],
+    ...                    "tv_estimate": [0.25, 0.75]})
+    >>> condition_means(df).to_dict("records")
+    [{'gap': 0.5, 'runs': 2, 'tv_estimate': 0.5}]
+    """
+    keys = [c for c in grid_columns(df) if c != average_over]
+    metrics = [c for c in METRIC_COLUMNS if c in df.columns]
+    if not keys:
+        means = df[metrics].mean().to_frame().T
+        means.insert(0, "runs", len(df))
+        return means
+    grouped = df.groupby(keys, sort=False)
+    means = grouped[metrics].mean()
+    means.insert(0, "runs", grouped.size())
+    return means.reset_index()
+
+
+@dataclass
+class SweepReport:
+    """Tables and figures of one sweep.
+
+    Attributes
+    ----------
+    tables : dict
+        Name -> table: ``correlations`` (per run), ``correlations_of_means`` (seeds
+        averaged), ``coverage`` and ``means``.
+    figures : dict
+        Figure name -> written file.
+    markdown : str
+        The report as Markdown (also written to ``report.md``).
+    """
+
+    tables: dict[str, pd.DataFrame]
+    figures: dict[str, Path] = field(default_factory=dict)
+    markdown: str = ""
+
+
+def summary_tables(df: pd.DataFrame, *, by: str | None = "loss") -> dict[str, pd.DataFrame]:
+    """Build the four tables of a sweep report from its results table."""
+    means = condition_means(df)
+    return {
+        "correlations": correlation_table(df, by=by),
+        "correlations_of_means": correlation_table(means, by=by),
+        "coverage": coverage_table(df, by=by),
+        "means": means,
+    }
+
+
+_TITLES: dict[str, str] = {
+    "correlations": "Spearman correlations over runs",
+    "correlations_of_means": "Spearman correlations of seed-averaged conditions",
+    "coverage": "Runs whose bound sits below the measured error (counts out of n)",
+    "means": "Seed-averaged metrics per condition",
+}
+
+
+def to_markdown(tables: dict[str, pd.DataFrame], title: str = "Sweep report") -> str:
+    """Render the tables as Markdown sections (3 significant digits)."""
+    parts = [f"# {title}", ""]
+    for name, table in tables.items():
+        parts += [f"## {_TITLES.get(name, name)}", "", table.to_markdown(index=False,
+                  floatfmt=".3g"), ""]  # fmt: skip
+    return "\n".join(parts)
+
+
+def _figures(df: pd.DataFrame, figures_dir: Path, prefix: str) -> dict[str, Path]:
+    """Draw and save the report figures that ``df``'s columns allow."""
+    from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv, plot_tv_vs_gap, save_figure
+
+    hue = "loss" if "loss" in df.columns else None
+    figs = {"error_vs_tv": plot_error_vs_tv(df, hue=hue),
+            "bound_vs_error": plot_bound_vs_error(df)}  # fmt: skip
+    if "gap" in df.columns:
+        figs["tv_vs_gap"] = plot_tv_vs_gap(df, hue=hue)
+    return {name: save_figure(fig, f"{prefix}{name}", figures_dir) for name, fig in figs.items()}
+
+
+def sweep_report(
+    path: str | Path,
+    *,
+    figures_dir: str | Path | None = None,
+    by: str | None = "loss",
+    prefix: str = "",
+    write: bool = True,
+) -> SweepReport:
+    """Summarise a sweep: tables, figures and ``report.md``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The sweep folder or its ``results.csv``.
+    figures_dir : str or Path or None
+        Where figures go (default: ``figures/`` beside ``results.csv``).
+    by : str or None
+        Grouping column of the tables (default ``loss``, skipped when absent).
+    prefix : str
+        Prepended to figure file names.
+    write : bool
+        Write the figures and ``report.md``; when False only the tables are built.
+
+    Returns
+    -------
+    SweepReport
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no results file.
+    ValueError
+        When the results table is empty or lacks a needed column.
+    """
+    df = read_results(path)
+    if df.empty:
+        raise ValueError(f"{path}: the sweep has no finished runs yet")
+    tables = summary_tables(df, by=by)
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    report = SweepReport(tables, markdown=to_markdown(tables, f"Sweep report: {folder}"))
+    if write:
+        report.figures = _figures(df, Path(figures_dir or folder / "figures"), prefix)
+        (folder / "report.md").write_text(report.markdown)
+    return report

@@ -1,0 +1,568 @@
+"""Sweeps: a base run config plus a ``grid:`` of dotted keys, one results row per combination.
+
+A sweep file is a run config (:mod:`cmcd.config`) with two more sections::
+
+    data: {name: digits}
+    distill: {loss: cmc}
+    grid:                         # dotted key -> list of values (the cartesian product runs)
+      data.gap: [0.0, 0.5, 1.0]
+      distill.loss: [cmc, cmd, l2, none]
+      seed: [0, 1, 2]
+    bound: {tv_method: classifier, alpha: 0.05}   # optional: bounds.compute_bound options
+
+:func:`run_sweep` runs every combination (``cmcd.pipeline.run`` then
+``bounds.generalization.bound_from_run``) and writes, under the sweep folder ``DIR``:
+
+- ``sweep.yaml``: the resolved sweep spec; a different sweep in the same folder is refused;
+- ``rows/RUN_ID.json``: one row per finished run, written atomically (temporary file then
+  rename) as the run finishes: the record of what is done;
+- ``results.csv``: every finished row, rebuilt atomically after each run (our choice: one
+  small file per run plus a rebuilt table, so a kill at any moment loses no finished row and
+  never leaves a half-written one);
+- ``runs/RUN_ID/``: each run's ``result.json`` and ``features.npz``; ``cache/``: step
+  checkpoints shared by the runs (one pre-trained teacher per data/model/seed setting).
+
+Rerunning the same sweep skips finished runs. Runs that share a teacher are scheduled so the
+teacher is trained once: one "leader" run per teacher setting first, the others after (our
+choice).
+
+Examples
+--------
+>>> sweep = parse_sweep({"data": {"name": "synthetic"},
+...                      "grid": {"distill.loss": ["cmc", "l2"], "seed": [0, 1]}})
+>>> [(r.values["loss"], r.values["seed"]) for r in sweep.runs()]
+[('cmc', 0), ('cmc', 1), ('l2', 0), ('l2', 1)]
+>>> parse_sweep({"grid": {"distill.los": ["cmc"]}})
+Traceback (most recent call last):
+...
+ValueError: unknown grid key 'distill.los'; valid keys: ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import inspect
+import itertools
+import json
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from cmcd.config import DOCS, config_hash, load_config, resolve_config, set_dotted
+
+__all__ = [
+    "METRIC_COLUMNS",
+    "RunTask",
+    "Sweep",
+    "SweepOutcome",
+    "SweepRun",
+    "load_sweep",
+    "parse_sweep",
+    "read_results",
+    "run_one",
+    "run_sweep",
+    "short_names",
+    "valid_grid_keys",
+]
+
+GRID_SECTION = "grid"
+BOUND_SECTION = "bound"
+SPEC_FILE = "sweep.yaml"
+RESULTS_FILE = "results.csv"
+ROWS_DIR = "rows"
+RUNS_DIR = "runs"
+CACHE_DIR = "cache"
+LOCK_FILE = ".lock"
+
+#: Columns every row has after ``run_id`` and the grid columns.
+METRIC_COLUMNS: tuple[str, ...] = (
+    "target_accuracy",
+    "target_error",
+    "transfer_error",
+    "source_error",
+    "tv_estimate",
+    "tv_lower",
+    "tv_upper",
+    "tv_joint_estimate",
+    "tv_joint_lower",
+    "bound",
+    "disagreement",
+    "certified_bound",
+    "seconds",
+)
+_RESERVED = frozenset({"run_id", *METRIC_COLUMNS})
+#: ``compute_bound`` arguments a sweep's ``bound:`` section may not set (they come from the run).
+_BOUND_FIXED = frozenset(
+    {"z_source_train", "y_train", "z_source_test", "z_target_test", "y_test", "target_error"}
+)
+#: Sections of a run config that do not change the pre-trained teacher (our grouping).
+_AFTER_TEACHER = ("distill", "finetune")
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """One combination of a sweep.
+
+    Attributes
+    ----------
+    index : int
+        Position in the grid order (first grid key varies slowest).
+    run_id : str
+        ``config_hash`` of the resolved run config (the id ``cmcd run`` reports).
+    config : dict
+        The resolved run config.
+    values : dict
+        Grid column name (short) -> value of this run.
+    """
+
+    index: int
+    run_id: str
+    config: dict[str, Any]
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A resolved base config, a grid and the options of the bound.
+
+    Build with :func:`parse_sweep` or :func:`load_sweep`, which validate everything.
+    """
+
+    base: dict[str, Any]
+    grid: dict[str, list[Any]]
+    bound: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def columns(self) -> dict[str, str]:
+        """Dotted grid key -> its column name in ``results.csv``."""
+        return short_names(list(self.grid))
+
+    @cached_property
+    def sweep_id(self) -> str:
+        """Hash of the spec: two sweeps with equal ids run the same runs."""
+        return config_hash(self.to_dict())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as written to ``DIR/sweep.yaml``."""
+        return {"base": self.base, "grid": self.grid, "bound": self.bound}
+
+    def runs(self) -> list[SweepRun]:
+        """Every combination, in grid order (cartesian product, last key fastest)."""
+        keys = list(self.grid)
+        out = []
+        for index, combo in enumerate(itertools.product(*self.grid.values())):
+            cfg = self.base
+            for key, value in zip(keys, combo, strict=True):
+                cfg = set_dotted(cfg, key, value)
+            cfg = _resolve_run(cfg)
+            values = {self.columns[k]: v for k, v in zip(keys, combo, strict=True)}
+            out.append(SweepRun(index, config_hash(cfg), cfg, values))
+        return out
+
+
+def _resolve_run(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Resolve one run config and check its dataset options without loading any data."""
+    from cmcd.data import dataset_options
+
+    cfg = resolve_config(cfg)
+    name = cfg["data"]["name"]
+    valid = dataset_options(name)
+    unknown = sorted(set(cfg["data"]) - {"name"} - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {['data.' + k for k in unknown]} for dataset {name!r}; "
+            f"valid options: {sorted(valid)}"
+        )
+    return cfg
+
+
+def short_names(keys: list[str]) -> dict[str, str]:
+    """Column name of each dotted key: its last part, lengthened until unique (our choice).
+
+    A name is lengthened (``pretrain_epochs``) when two keys share a last part or when it
+    would clash with ``run_id`` or a metric column.
+
+    Examples
+    --------
+    >>> short_names(["data.gap", "pretrain.epochs", "distill.epochs", "seed"])
+    {'data.gap': 'gap', 'pretrain.epochs': 'pretrain_epochs', 'distill.epochs': 'distill_epochs', 'seed': 'seed'}
+    """  # noqa: E501
+    depth = dict.fromkeys(keys, 1)
+    while True:
+        names = {k: "_".join(k.split(".")[-depth[k] :]) for k in keys}
+        taken: dict[str, list[str]] = {}
+        for key, name in names.items():
+            taken.setdefault(name, []).append(key)
+        clashes = [
+            k
+            for k, n in names.items()
+            if (len(taken[n]) > 1 or n in _RESERVED) and depth[k] < len(k.split("."))
+        ]
+        if not clashes:
+            return names
+        for key in clashes:
+            depth[key] += 1
+
+
+def valid_grid_keys(base: dict[str, Any], dataset_names: list[str] | None = None) -> list[str]:
+    """Dotted keys a grid may vary, for the datasets ``base`` and ``dataset_names`` name.
+
+    Every documented config key (:data:`cmcd.config.DOCS`), ``data.OPTION`` for each option
+    of those datasets, and any ``distill.params.NAME`` (loss hyper-parameters).
+
+    Examples
+    --------
+    >>> "data.gap" in valid_grid_keys({"data": {"name": "digits"}})
+    True
+    """
+    from cmcd.data import dataset_options
+
+    names = {base.get("data", {}).get("name", "mfeat"), *(dataset_names or [])}
+    keys = {k for k in DOCS if not k.startswith("data.") and k != "distill.params"}
+    keys.add("data.name")
+    for name in names:
+        keys.update(f"data.{opt}" for opt in dataset_options(name))
+    return sorted(keys) + ["distill.params.NAME"]
+
+
+def _check_grid(grid: Any, base: dict[str, Any]) -> dict[str, list[Any]]:
+    """Validate the ``grid:`` section: a non-empty mapping of known keys to non-empty lists."""
+    if not isinstance(grid, dict) or not grid:
+        raise ValueError(
+            f"a sweep needs a non-empty 'grid:' mapping of dotted keys to lists, got {grid!r}"
+        )
+    names = grid.get("data.name", [])
+    valid = valid_grid_keys(base, names if isinstance(names, list) else [])
+    for key, values in grid.items():
+        if not isinstance(key, str) or not (
+            key in valid or (key.startswith("distill.params.") and key.count(".") == 2)
+        ):
+            raise ValueError(f"unknown grid key {key!r}; valid keys: {', '.join(valid)}")
+        if not isinstance(values, list):
+            raise ValueError(f"grid key {key!r} must map to a list of values, got {values!r}")
+        if not values:
+            raise ValueError(f"grid key {key!r} has an empty list of values")
+        texts = [json.dumps(v, sort_keys=True, default=str) for v in values]
+        if len(set(texts)) != len(texts):
+            raise ValueError(f"grid key {key!r} repeats a value: {values!r}")
+    return {k: list(v) for k, v in grid.items()}
+
+
+def _check_bound_options(bound: Any) -> dict[str, Any]:
+    """Validate the ``bound:`` section against ``compute_bound``'s keyword arguments."""
+    from bounds.generalization import compute_bound
+
+    if bound is None:
+        return {}
+    if not isinstance(bound, dict):
+        raise ValueError(f"sweep section 'bound' must be a mapping, got {bound!r}")
+    params = inspect.signature(compute_bound).parameters
+    valid = sorted(set(params) - _BOUND_FIXED - {"estimate_tv"})
+    unknown = sorted(set(bound) - set(valid))
+    if unknown:
+        raise ValueError(f"unknown key(s) {unknown} in sweep section 'bound'; valid: {valid}")
+    return dict(bound)
+
+
+def parse_sweep(spec: dict[str, Any]) -> Sweep:
+    """Build a :class:`Sweep` from a mapping (a sweep file's content) and validate it.
+
+    Raises
+    ------
+    ValueError
+        No or empty grid, an unknown grid key (the valid keys are listed), a grid value
+        that is not a non-empty list, or any combination that is not a valid run config.
+    """
+    if not isinstance(spec, dict):
+        raise ValueError(f"a sweep spec must be a mapping, got {type(spec).__name__}")
+    spec = copy.deepcopy(spec)
+    grid = spec.pop(GRID_SECTION, None)
+    bound = _check_bound_options(spec.pop(BOUND_SECTION, None))
+    base = resolve_config(spec)
+    sweep = Sweep(base, _check_grid(grid, base), bound)
+    runs = sweep.runs()  # validates every combination before anything runs
+    if len({r.run_id for r in runs}) != len(runs):
+        raise ValueError("two grid combinations resolve to the same run config")
+    return sweep
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep YAML file (see :func:`parse_sweep`)."""
+    return parse_sweep(load_config(path))
+
+
+# ----------------------------------------------------------------------------- per-run work
+@dataclass(frozen=True)
+class RunTask:
+    """Everything one worker needs for one run (picklable)."""
+
+    run_id: str
+    config: dict[str, Any]
+    values: dict[str, Any]
+    run_dir: str
+    cache_dir: str
+    bound: dict[str, Any]
+
+
+def run_one(task: RunTask) -> dict[str, Any]:
+    """Run one sweep combination and compute its bound; return its results row.
+
+    Errors are caught and returned as ``{"run_id": ..., "error": message}`` (the traceback
+    goes to ``run_dir/error.txt``) so that one failing run does not stop the sweep.
+    """
+    from bounds.generalization import bound_from_run
+    from cmcd.pipeline import run
+
+    start = time.perf_counter()
+    try:
+        result = run(task.config, task.run_dir, progress=False, cache_dir=task.cache_dir)
+        kwargs = {"random_state": int(task.config["seed"]), **task.bound}
+        report = bound_from_run(task.run_dir, **kwargs).to_dict()
+    except Exception as err:  # reported per run; the sweep goes on
+        Path(task.run_dir).mkdir(parents=True, exist_ok=True)
+        (Path(task.run_dir) / "error.txt").write_text(traceback.format_exc())
+        return {"run_id": task.run_id, "error": f"{type(err).__name__}: {err}"}
+    row = {"run_id": task.run_id, **{k: _cell(v) for k, v in task.values.items()}}
+    row.update({k: report.get(k) for k in METRIC_COLUMNS if k in report})
+    row["target_accuracy"] = result["target_accuracy"]
+    row["target_error"] = result["target_error"]
+    row["seconds"] = round(time.perf_counter() - start, 3)
+    return row
+
+
+def _cell(value: Any) -> Any:
+    """Return a grid value as a CSV cell: scalars as they are, lists and mappings as JSON."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+# ----------------------------------------------------------------------------- the folder
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        return {prefix[:-1]: obj}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        out.update(_flatten(value, f"{prefix}{key}."))
+    return out
+
+
+def _check_same_sweep(sweep: Sweep, out: Path) -> None:
+    """Refuse a folder that holds another sweep (or results without a spec)."""
+    spec_path = out / SPEC_FILE
+    if not spec_path.is_file():
+        if (out / RESULTS_FILE).exists() or any((out / ROWS_DIR).glob("*.json")):
+            raise ValueError(
+                f"{out} holds a results file from a different sweep (no {SPEC_FILE}); "
+                "refusing to mix: use another --out folder"
+            )
+        return
+    try:
+        stored = yaml.safe_load(spec_path.read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{spec_path} is not readable: {err}") from None
+    if not isinstance(stored, dict) or stored.get("sweep_id") != sweep.sweep_id:
+        old = _flatten(stored if isinstance(stored, dict) else {})
+        new = _flatten({**sweep.to_dict(), "sweep_id": sweep.sweep_id})
+        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        raise ValueError(
+            f"{out} holds results from a different sweep ({SPEC_FILE} differs in: "
+            f"{', '.join(diff[:8])}); refusing to mix: use another --out folder"
+        )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the sweep folder (POSIX; no-op elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(out / LOCK_FILE, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ValueError(f"{out} is in use by another running sweep") from None
+        yield
+
+
+def _read_rows(out: Path) -> dict[str, dict[str, Any]]:
+    """Finished rows by run id (skipping temporary files of an interrupted write)."""
+    rows = {}
+    for path in sorted((out / ROWS_DIR).glob("*.json")):
+        row = json.loads(path.read_text())
+        rows[row["run_id"]] = row
+    return rows
+
+
+def _rebuild_results(sweep: Sweep, runs: list[SweepRun], out: Path) -> pd.DataFrame:
+    """Rewrite ``results.csv`` atomically from the row files, in grid order."""
+    rows = _read_rows(out)
+    stray = sorted(set(rows) - {r.run_id for r in runs})
+    if stray:
+        raise ValueError(
+            f"{out / ROWS_DIR} holds rows {stray[:3]} that are not runs of this sweep; "
+            "refusing to mix: use another --out folder"
+        )
+    columns = ["run_id", *sweep.columns.values(), *METRIC_COLUMNS]
+    frame = pd.DataFrame([rows[r.run_id] for r in runs if r.run_id in rows], columns=columns)
+    _write_atomic(out / RESULTS_FILE, frame.to_csv(index=False))
+    return frame
+
+
+def _schedule(runs: list[SweepRun]) -> list[list[SweepRun]]:
+    """Two waves: one run per teacher setting, then the rest (teachers trained once)."""
+    leaders: dict[str, SweepRun] = {}
+    for run in runs:
+        key = config_hash({k: v for k, v in run.config.items() if k not in _AFTER_TEACHER})
+        leaders.setdefault(key, run)
+    first = list(leaders.values())
+    chosen = {r.run_id for r in first}
+    return [wave for wave in (first, [r for r in runs if r.run_id not in chosen]) if wave]
+
+
+@dataclass
+class SweepOutcome:
+    """What :func:`run_sweep` did.
+
+    Attributes
+    ----------
+    results : pandas.DataFrame
+        ``results.csv`` after the sweep: every finished row, in grid order.
+    ran, skipped : int
+        Runs finished now, and runs found finished before.
+    failed : dict
+        Run id -> error message of the runs that failed (rerun the sweep to retry them).
+    """
+
+    results: pd.DataFrame
+    ran: int
+    skipped: int
+    failed: dict[str, str]
+
+
+def _prepare(sweep: Sweep, out: Path) -> None:
+    """Create the folder layout and record the spec (first time) after checking it."""
+    _check_same_sweep(sweep, out)
+    for sub in (ROWS_DIR, RUNS_DIR, CACHE_DIR):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    if not (out / SPEC_FILE).is_file():
+        spec = {"sweep_id": sweep.sweep_id, **sweep.to_dict()}
+        _write_atomic(out / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False))
+
+
+def _task(run: SweepRun, sweep: Sweep, out: Path) -> RunTask:
+    return RunTask(
+        run.run_id, run.config, run.values, str(out / RUNS_DIR / run.run_id),
+        str(out / CACHE_DIR), sweep.bound,
+    )  # fmt: skip
+
+
+def run_sweep(
+    sweep: Sweep,
+    out_dir: str | Path,
+    *,
+    executor: str = "local",
+    workers: int = 1,
+    progress: bool = True,
+    **executor_options: Any,
+) -> SweepOutcome:
+    """Run every unfinished combination of ``sweep`` and collect the rows in ``results.csv``.
+
+    Parameters
+    ----------
+    sweep : Sweep
+        From :func:`load_sweep` or :func:`parse_sweep`.
+    out_dir : str or Path
+        The sweep folder (layout in the module docstring); created if needed.
+    executor : str
+        A name in :data:`cmcd.executors.EXECUTORS` (``local`` or ``ray``).
+    workers : int
+        Runs at once.
+    progress : bool
+        Show a progress bar over runs.
+    **executor_options
+        Passed to the executor (``threads``; ``address`` for Ray).
+
+    Returns
+    -------
+    SweepOutcome
+
+    Raises
+    ------
+    ValueError
+        When ``out_dir`` holds a different sweep, or another sweep process holds it.
+    """
+    from tqdm.auto import tqdm
+
+    from cmcd.executors import make_executor
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = sweep.runs()
+    by_id = {r.run_id: r for r in runs}
+    failed: dict[str, str] = {}
+    with _locked(out):
+        _prepare(sweep, out)
+        done = set(_rebuild_results(sweep, runs, out)["run_id"])
+        todo = [r for r in runs if r.run_id not in done]
+        pool = make_executor(executor, workers, **executor_options)
+        bar = tqdm(total=len(runs), initial=len(done), desc="sweep", unit="run",
+                   disable=not progress)  # fmt: skip
+        with pool, bar:
+            for wave in _schedule(todo):
+                tasks = [_task(r, sweep, out) for r in wave]
+                for _, row in pool.map_unordered(run_one, tasks):
+                    if "error" in row:
+                        failed[row["run_id"]] = row["error"]
+                    else:
+                        _write_atomic(out / ROWS_DIR / f"{row['run_id']}.json", json.dumps(row))
+                        _rebuild_results(sweep, runs, out)
+                    bar.update(1)
+                    bar.set_postfix_str(_describe(by_id[row["run_id"]]), refresh=False)
+        results = _rebuild_results(sweep, runs, out)
+    return SweepOutcome(results, len(todo) - len(failed), len(done), failed)
+
+
+def _describe(run: SweepRun) -> str:
+    return " ".join(f"{k}={v}" for k, v in run.values.items())
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """Read a sweep's ``results.csv`` (``path`` is the file or the sweep folder).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no results file.
+    ValueError
+        When the file is not a sweep results table (no ``run_id`` column).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep results file not found: {path}")
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a readable CSV file: {err}") from None
+    if "run_id" not in frame.columns:
+        raise ValueError(f"{path} is not a sweep results table: it has no 'run_id' column")
+    return frame
