@@ -1,0 +1,208 @@
+"""Tests of cmcd.models (encoders, heads, registry) and cmcd._device."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from cmcd._device import select_device
+from cmcd.models import (
+    DEFAULT_ARCHITECTURE,
+    ENCODERS,
+    ConvEncoder,
+    LinearClassifier,
+    MLPEncoder,
+    ProjectionHead,
+    build_encoder,
+    init_parameters,
+)
+
+IMAGE_SHAPES = [(16, 15), (8, 8), (28, 28), (7, 3), (1, 1), (5, 1)]
+
+
+# --------------------------------------------------------------------------- shapes
+@pytest.mark.parametrize("hidden", [(), (16,), (32, 8)])
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_mlp_output_shape(hidden, batch_norm):
+    encoder = MLPEncoder(12, 5, hidden=hidden, batch_norm=batch_norm, dropout=0.1, seed=0)
+    assert encoder(torch.randn(4, 12)).shape == (4, 5)
+    assert encoder(torch.randn(4, 3, 4)).shape == (4, 5)  # flattened
+    n_linear = sum(isinstance(m, nn.Linear) for m in encoder.modules())
+    n_bn = sum(isinstance(m, nn.BatchNorm1d) for m in encoder.modules())
+    assert n_linear == len(hidden) + 1 and n_bn == (len(hidden) if batch_norm else 0)
+
+
+@pytest.mark.parametrize("image_shape", IMAGE_SHAPES)
+@pytest.mark.parametrize("layout", ["nhw", "n1hw", "flat"])
+def test_cnn_handles_odd_and_tiny_sizes_and_layouts(image_shape, layout):
+    h, w = image_shape
+    encoder = ConvEncoder(image_shape, 6, channels=(4, 8), seed=0)
+    x = torch.randn(3, h, w)
+    inputs = {"nhw": x, "n1hw": x[:, None], "flat": x.reshape(3, h * w)}
+    out = encoder(inputs[layout])
+    assert out.shape == (3, 6) and bool(torch.isfinite(out).all())
+    encoder.eval()
+    torch.testing.assert_close(encoder(inputs[layout]), encoder(x), rtol=0, atol=0)
+
+
+def test_cnn_pools_only_while_the_map_is_at_least_2x2():
+    pools = {
+        shape: sum(isinstance(m, nn.MaxPool2d) for m in ConvEncoder(shape, 4, (2, 2, 2)).modules())
+        for shape in [(16, 15), (8, 8), (3, 3), (1, 9)]
+    }
+    assert pools == {(16, 15): 3, (8, 8): 3, (3, 3): 1, (1, 9): 0}
+
+
+def test_projection_head_and_classifier_shapes():
+    assert ProjectionHead(10, 7, hidden=9, seed=0)(torch.randn(5, 10)).shape == (5, 7)
+    assert LinearClassifier(10, 4, seed=0)(torch.randn(5, 10)).shape == (5, 4)
+
+
+# --------------------------------------------------------------------------- determinism
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda seed: MLPEncoder(9, 4, hidden=(8,), seed=seed),
+        lambda seed: ConvEncoder((16, 15), 4, channels=(3, 5), seed=seed),
+        lambda seed: ProjectionHead(6, 3, hidden=5, seed=seed),
+        lambda seed: LinearClassifier(6, 3, seed=seed),
+    ],
+)
+def test_same_seed_same_weights_whatever_the_global_state(build):
+    torch.manual_seed(1)
+    a = build(7)
+    torch.manual_seed(2)
+    b, c = build(7), build(8)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        torch.testing.assert_close(pa, pb, rtol=0, atol=0, msg=name)
+    weights = [
+        (ma.weight, mc.weight)
+        for ma, mc in zip(a.modules(), c.modules(), strict=True)
+        if isinstance(ma, (nn.Linear, nn.Conv2d))
+    ]
+    assert weights and all(not torch.equal(wa, wc) for wa, wc in weights)
+
+
+def test_seeded_outputs_are_reproducible():
+    x = torch.randn(4, 28, 28)
+    a = build_encoder("image", (28, 28), 8, seed=3).eval()
+    b = build_encoder("image", (28, 28), 8, seed=3).eval()
+    torch.testing.assert_close(a(x), b(x), rtol=0, atol=0)
+
+
+def test_init_parameters_matches_pytorch_default_scale():
+    layer = init_parameters(nn.Linear(400, 300), seed=0).requires_grad_(False)
+    bound = 1.0 / 400**0.5  # kaiming_uniform(a=sqrt(5)) gives U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    assert float(layer.weight.abs().max()) <= bound
+    assert float(layer.weight.abs().max()) > 0.99 * bound
+    torch.testing.assert_close(layer.weight.std().item(), bound / 3**0.5, rtol=0.02, atol=0)
+    assert float(layer.bias.abs().max()) <= bound
+
+
+# --------------------------------------------------------------------------- registry
+def test_registry_and_defaults():
+    assert ENCODERS == {"mlp": MLPEncoder, "cnn": ConvEncoder}
+    assert DEFAULT_ARCHITECTURE == {"vector": "mlp", "image": "cnn"}
+    assert isinstance(build_encoder("vector", (64,), 8), MLPEncoder)
+    assert isinstance(build_encoder("image", (16, 15), 8), ConvEncoder)
+    assert isinstance(build_encoder("mlp", (16, 15), 8), MLPEncoder)  # images as vectors
+    assert isinstance(build_encoder("cnn", (1, 8, 8), 8), ConvEncoder)
+
+
+def test_build_encoder_passes_parameters():
+    mlp = build_encoder("mlp", (10,), 3, hidden=(7,), dropout=0.2, batch_norm=False)
+    assert [m.out_features for m in mlp.modules() if isinstance(m, nn.Linear)] == [7, 3]
+    cnn = build_encoder("cnn", (8, 8), 3, channels=(5,))
+    assert [m.out_channels for m in cnn.modules() if isinstance(m, nn.Conv2d)] == [5]
+
+
+@pytest.mark.parametrize(
+    "kind, shape, params, message",
+    [
+        ("audio", (10,), {}, r"unknown encoder kind 'audio'.*'cnn'.*'vector'"),
+        ("vector", (0,), {}, "shape must be"),
+        ("vector", (), {}, "shape must be"),
+        ("vector", "ab", {}, "shape must be"),
+        ("vector", (2.5,), {}, "shape must be"),
+        ("image", (10,), {}, "image_shape"),
+        ("cnn", (2, 8, 8), {}, "image_shape"),
+        ("vector", (10,), {"channels": (3,)}, r"\['channels'\].*'mlp'.*'hidden'"),
+        ("image", (8, 8), {"hidden": (3,)}, r"\['hidden'\].*'cnn'.*'channels'"),
+        ("vector", (10,), {"dropout": 1.0}, "dropout"),
+        ("vector", (10,), {"hidden": (4, 0)}, "hidden"),
+        ("image", (8, 8), {"channels": ()}, "channels"),
+    ],
+)
+def test_build_encoder_bad_arguments(kind, shape, params, message):
+    with pytest.raises(ValueError, match=message):
+        build_encoder(kind, shape, 4, **params)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "module, x, message",
+    [
+        (MLPEncoder(6, 2, hidden=(4,)), torch.randn(3, 5), r"shape \(n, 6\)"),
+        (MLPEncoder(6, 2, hidden=(4,)), torch.randn(6), r"shape \(n, 6\)"),
+        (MLPEncoder(6, 2, hidden=(4,)), torch.ones(3, 6, dtype=torch.long), "floating"),
+        (MLPEncoder(6, 2, hidden=(4,)), torch.randn(1, 6), "batch norm"),
+        (ConvEncoder((8, 8), 2), torch.randn(3, 8, 7), r"\(n, 8, 8\)"),
+        (ConvEncoder((8, 8), 2), torch.randn(3, 3, 8, 8), r"\(n, 8, 8\)"),
+        (ConvEncoder((8, 8), 2), torch.randn(64), r"\(n, 8, 8\)"),
+        (ProjectionHead(5), torch.randn(3, 4), r"shape \(n, 5\)"),
+        (LinearClassifier(5, 3), torch.randn(3, 4), r"shape \(n, 5\)"),
+    ],
+)
+def test_bad_inputs_raise_value_error(module, x, message):
+    with pytest.raises(ValueError, match=message):
+        module(x)
+
+
+def test_single_sample_works_in_eval_mode():
+    encoder = MLPEncoder(6, 2, hidden=(4,)).eval()
+    assert encoder(torch.randn(1, 6)).shape == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: MLPEncoder(0, 2), "in_dim"),
+        (lambda: MLPEncoder(3, 2, hidden=8), "hidden"),
+        (lambda: ConvEncoder((8,), 2), "image_shape"),
+        (lambda: ConvEncoder((8, 8), 0), "out_dim"),
+        (lambda: ProjectionHead(4, hidden=0), "hidden"),
+        (lambda: LinearClassifier(4, 1), "n_classes"),
+        (lambda: MLPEncoder(3, 2, seed=-1), "seed"),
+    ],
+)
+def test_bad_constructor_arguments(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+# --------------------------------------------------------------------------- devices
+def test_select_device():
+    assert select_device("cpu") == torch.device("cpu")
+    assert select_device("CPU") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert select_device().type == expected and select_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA message")
+def test_select_cuda_without_cuda_is_a_clear_error():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        select_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_encoders_run_on_cuda():
+    device = select_device("cuda")
+    encoder = build_encoder("image", (16, 15), 8, seed=0).to(device)
+    assert encoder(torch.randn(4, 16, 15, device=device)).device.type == "cuda"
+
+
+@pytest.mark.parametrize("preference", ["gpu", "", None, 1])
+def test_select_device_bad_preference(preference):
+    with pytest.raises(ValueError, match=r"must be one of \['auto', 'cpu', 'cuda'\]"):
+        select_device(preference)
