@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
+
+from cmcd.executors import EXECUTORS, MissingExtraError
 
 RUN_EXAMPLES = """examples:
   cmcd run configs/mfeat_cmc.yaml --out runs/mfeat_cmc
@@ -29,8 +31,14 @@ TV_EXAMPLES = """examples:
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="YAML run config")
     p.add_argument("--out", required=True, help="output folder (result.json, features.npz)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (dotted), value parsed as YAML; repeatable")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (dotted), value parsed as YAML; repeatable",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -108,8 +116,13 @@ def _add_tv(p: argparse.ArgumentParser) -> None:
 def _cmd_tv(args: argparse.Namespace) -> int:
     from bounds import estimate_tv
 
-    est = estimate_tv(load_array(args.source), load_array(args.target), method=args.method,
-                      alpha=args.alpha, random_state=args.seed)
+    est = estimate_tv(
+        load_array(args.source),
+        load_array(args.target),
+        method=args.method,
+        alpha=args.alpha,
+        random_state=args.seed,
+    )
     if args.json:
         print(json.dumps(est.to_dict(), indent=2))
     else:
@@ -117,10 +130,185 @@ def _cmd_tv(args: argparse.Namespace) -> int:
     return 0
 
 
+SWEEP_EXAMPLES = """examples:
+  cmcd sweep configs/sweep_digits_gap.yaml --out runs/digits_gap --workers 2
+  cmcd sweep configs/sweep_digits_gap.yaml --out runs/digits_gap --executor ray --workers 4
+  cmcd sweep configs/sweep_digits_gap.yaml --out runs/digits_gap --executor ray --address auto
+
+Rerunning the same command skips finished runs (rows live in DIR/rows/, DIR/results.csv is
+rebuilt after every run); a different sweep in the same DIR is refused.
+"""
+
+BOUND_EXAMPLES = """examples:
+  cmcd bound runs/mfeat_cmc                  # one run: every term of the bound
+  cmcd bound runs/mfeat_cmc --json --alpha 0.1
+  cmcd bound runs/digits_gap                 # a sweep folder (or its results.csv): bound columns
+"""
+
+REPORT_EXAMPLES = """examples:
+  cmcd report runs/digits_gap                # tables, DIR/report.md and figures in DIR/figures
+  cmcd report runs/digits_gap --figures figures --prefix digits_gap_
+"""
+
+
+def _add_sweep(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="YAML sweep: a run config plus grid: {dotted.key: [values]}")
+    p.add_argument("--out", required=True, help="sweep folder (results.csv, sweep.yaml, runs/)")
+    p.add_argument(
+        "--executor",
+        default="local",
+        choices=sorted(EXECUTORS),
+        help="local: process pool on this machine (default); ray: Ray tasks",
+    )
+    p.add_argument("--workers", type=int, default=1, help="runs at once (default 1)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per run (default: CPU count // workers)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        help="ray only: address of a running cluster (default: start a local one)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from cmcd.sweep import RESULTS_FILE, load_sweep, run_sweep
+
+    sweep = load_sweep(args.config)
+    outcome = run_sweep(
+        sweep,
+        args.out,
+        executor=args.executor,
+        workers=args.workers,
+        progress=not args.no_progress,
+        threads=args.threads,
+        address=args.address,
+    )
+    total = outcome.ran + outcome.skipped + len(outcome.failed)
+    print(
+        f"{total} runs: {outcome.ran} ran, {outcome.skipped} skipped (finished before), "
+        f"{len(outcome.failed)} failed"
+    )
+    for run_id, error in outcome.failed.items():
+        print(f"  failed {run_id}: {error} (traceback: {args.out}/runs/{run_id}/error.txt)")
+    print(f"results: {Path(args.out) / RESULTS_FILE}")
+    return 1 if outcome.failed else 0
+
+
+def _add_bound(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "path", help="a run folder (features.npz, result.json), a sweep folder or its results.csv"
+    )
+    p.add_argument("--tv-method", default="classifier", help="TV estimator (bounds.METHODS)")
+    p.add_argument("--alpha", type=float, default=0.05, help="miscoverage of certified terms")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="random_state (default: the run's seed from result.json, else 0)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _run_seed(run_dir: Path) -> int:
+    """Return the seed of the run config in ``result.json`` (0 when absent or unreadable)."""
+    try:
+        return int(json.loads((run_dir / "result.json").read_text())["config"]["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def _cmd_bound(args: argparse.Namespace) -> int:
+    from cmcd.sweep import RESULTS_FILE
+
+    path = Path(args.path)
+    if path.is_file() or (path / RESULTS_FILE).is_file():
+        return _print_sweep_bounds(path, args.json)
+    from bounds.generalization import bound_from_run
+
+    seed = _run_seed(path) if args.seed is None else args.seed
+    report = bound_from_run(path, tv_method=args.tv_method, alpha=args.alpha, random_state=seed)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0
+
+
+def _print_sweep_bounds(path: Path, as_json: bool) -> int:
+    from cmcd.report import coverage_table, grid_columns
+    from cmcd.sweep import read_results
+
+    df = read_results(path)
+    columns = [
+        "run_id",
+        *grid_columns(df),
+        "source_error",
+        "transfer_error",
+        "target_error",
+        "tv_joint_estimate",
+        "bound",
+        "disagreement",
+        "certified_bound",
+    ]
+    coverage = coverage_table(df, by=None)
+    if as_json:
+        print(
+            json.dumps(
+                {"runs": df[columns].to_dict("records"), "coverage": coverage.to_dict("records")},
+                indent=2,
+                default=str,
+            )
+        )
+    else:
+        print(df[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print("\nruns whose bound sits below the measured error:")
+        print(coverage.to_string(index=False))
+    return 0
+
+
+def _add_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", help="a sweep folder or its results.csv")
+    p.add_argument("--figures", default=None, help="figure folder (default: DIR/figures)")
+    p.add_argument("--prefix", default="", help="prepended to figure file names")
+    p.add_argument("--by", default="loss", help="grouping column of the tables (default loss)")
+    p.add_argument("--no-figures", action="store_true", help="print the tables only")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from cmcd.report import sweep_report
+
+    report = sweep_report(
+        args.path,
+        figures_dir=args.figures,
+        by=args.by,
+        prefix=args.prefix,
+        write=not args.no_figures,
+    )
+    print(report.markdown)
+    for name, path in report.figures.items():
+        print(f"figure {name}: {path}")
+    return 0
+
+
 COMMANDS: dict[str, tuple[str, str, Callable, Callable]] = {
     "run": ("run the three steps for one config", RUN_EXAMPLES, _add_run, _cmd_run),
     "defaults": ("list every config key with its default", "", _add_defaults, _cmd_defaults),
     "tv": ("estimate the TV distance between two samples", TV_EXAMPLES, _add_tv, _cmd_tv),
+    "sweep": ("run every combination of a sweep's grid", SWEEP_EXAMPLES, _add_sweep, _cmd_sweep),
+    "bound": (
+        "the generalization bound of a run or of a sweep's runs",
+        BOUND_EXAMPLES,
+        _add_bound,
+        _cmd_bound,
+    ),
+    "report": (
+        "summary tables and theory-vs-practice figures of a sweep",
+        REPORT_EXAMPLES,
+        _add_report,
+        _cmd_report,
+    ),
 }
 
 
@@ -129,8 +317,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cmcd", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, examples, add_args, handler) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text, epilog=examples,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=examples,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         add_args(p)
         p.set_defaults(handler=handler)
     return parser
@@ -141,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, MissingExtraError) as err:
         print(f"cmcd {args.command}: error: {err}", file=sys.stderr)
         return 2
 

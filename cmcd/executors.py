@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from types import ModuleType, TracebackType
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 RAY_INSTALL_HINT = "pip install 'cmcd[ray]'"
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 class MissingExtraError(ImportError):
@@ -92,10 +94,15 @@ def check_workers(workers: Any) -> int:
 
 
 def call_with_threads(fn: Callable[[Any], Any], item: Any, threads: int) -> Any:
-    """Run ``fn(item)`` with ``threads`` torch threads (in a worker process)."""
-    import torch
+    """Run ``fn(item)`` with ``threads`` torch / OpenMP threads (in a worker process).
 
-    torch.set_num_threads(threads)
+    Sets ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS``, which torch reads when first imported,
+    and calls ``torch.set_num_threads`` when torch is already loaded (a reused worker).
+    """
+    for var in _THREAD_VARS:
+        os.environ[var] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     return fn(item)
 
 

@@ -135,8 +135,14 @@ def plot_tv_vs_gap(
     ax = fig.add_subplot()
     for label, part in _groups(df, hue):
         stats = part.groupby(gap)[tv].agg(["mean", "std"]).sort_index()
-        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0.0), label=label,
-                    marker="o", capsize=3)  # fmt: skip
+        ax.errorbar(
+            stats.index,
+            stats["mean"],
+            yerr=stats["std"].fillna(0.0),
+            label=label,
+            marker="o",
+            capsize=3,
+        )
     ax.set(xlabel=_label(gap), ylabel=_label(tv), title="Estimated TV vs modality gap")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(title=hue if hue in df.columns else None, fontsize="small")
@@ -180,8 +186,14 @@ def plot_bound_vs_error(
     for error, ax in zip(errors, fig.subplots(1, len(errors), squeeze=False)[0], strict=True):
         for bound in bounds:
             below = int(np.sum(df[bound] < df[error]))
-            ax.scatter(df[error], df[bound], marker=_MARKERS.get(bound, "s"), alpha=0.75, s=24,
-                       label=f"{_label(bound)} ({below}/{len(df)} below)")  # fmt: skip
+            ax.scatter(
+                df[error],
+                df[bound],
+                marker=_MARKERS.get(bound, "s"),
+                alpha=0.75,
+                s=24,
+                label=f"{_label(bound)} ({below}/{len(df)} below)",
+            )
         ax.axline((0.0, 0.0), slope=1.0, color="0.3", linestyle="--", linewidth=1)
         ax.set(xlabel=_label(error), ylabel="bound", xlim=(-0.02, 1.02), ylim=(-0.02, 1.52))
         ax.set_title(f"Bounds vs {_label(error)}")

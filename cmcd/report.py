@@ -266,8 +266,12 @@ def to_markdown(tables: dict[str, pd.DataFrame], title: str = "Sweep report") ->
     """Render the tables as Markdown sections (3 significant digits)."""
     parts = [f"# {title}", ""]
     for name, table in tables.items():
-        parts += [f"## {_TITLES.get(name, name)}", "", table.to_markdown(index=False,
-                  floatfmt=".3g"), ""]  # fmt: skip
+        parts += [
+            f"## {_TITLES.get(name, name)}",
+            "",
+            table.to_markdown(index=False, floatfmt=".3g"),
+            "",
+        ]
     return "\n".join(parts)
 
 
@@ -276,8 +280,7 @@ def _figures(df: pd.DataFrame, figures_dir: Path, prefix: str) -> dict[str, Path
     from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv, plot_tv_vs_gap, save_figure
 
     hue = "loss" if "loss" in df.columns else None
-    figs = {"error_vs_tv": plot_error_vs_tv(df, hue=hue),
-            "bound_vs_error": plot_bound_vs_error(df)}  # fmt: skip
+    figs = {"error_vs_tv": plot_error_vs_tv(df, hue=hue), "bound_vs_error": plot_bound_vs_error(df)}
     if "gap" in df.columns:
         figs["tv_vs_gap"] = plot_tv_vs_gap(df, hue=hue)
     return {name: save_figure(fig, f"{prefix}{name}", figures_dir) for name, fig in figs.items()}

@@ -48,7 +48,7 @@ import json
 import os
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -58,6 +58,7 @@ import pandas as pd
 import yaml
 
 from cmcd.config import DOCS, config_hash, load_config, resolve_config, set_dotted
+from cmcd.executors import Executor, make_executor
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -469,9 +470,13 @@ def _prepare(sweep: Sweep, out: Path) -> None:
 
 def _task(run: SweepRun, sweep: Sweep, out: Path) -> RunTask:
     return RunTask(
-        run.run_id, run.config, run.values, str(out / RUNS_DIR / run.run_id),
-        str(out / CACHE_DIR), sweep.bound,
-    )  # fmt: skip
+        run.run_id,
+        run.config,
+        run.values,
+        str(out / RUNS_DIR / run.run_id),
+        str(out / CACHE_DIR),
+        sweep.bound,
+    )
 
 
 def run_sweep(
@@ -481,6 +486,7 @@ def run_sweep(
     executor: str = "local",
     workers: int = 1,
     progress: bool = True,
+    run_fn: Callable[[RunTask], dict[str, Any]] = run_one,
     **executor_options: Any,
 ) -> SweepOutcome:
     """Run every unfinished combination of ``sweep`` and collect the rows in ``results.csv``.
@@ -497,6 +503,10 @@ def run_sweep(
         Runs at once.
     progress : bool
         Show a progress bar over runs.
+    run_fn : callable
+        The per-run work, ``run_fn(RunTask) -> row`` (default :func:`run_one`); a module-level
+        function, so that worker processes can import it. A row holding ``"error"`` marks a
+        failed run.
     **executor_options
         Passed to the executor (``threads``; ``address`` for Ray).
 
@@ -511,37 +521,44 @@ def run_sweep(
     """
     from tqdm.auto import tqdm
 
-    from cmcd.executors import make_executor
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = sweep.runs()
-    by_id = {r.run_id: r for r in runs}
     failed: dict[str, str] = {}
     with _locked(out):
         _prepare(sweep, out)
         done = set(_rebuild_results(sweep, runs, out)["run_id"])
         todo = [r for r in runs if r.run_id not in done]
-        pool = make_executor(executor, workers, **executor_options)
-        bar = tqdm(total=len(runs), initial=len(done), desc="sweep", unit="run",
-                   disable=not progress)  # fmt: skip
-        with pool, bar:
-            for wave in _schedule(todo):
-                tasks = [_task(r, sweep, out) for r in wave]
-                for _, row in pool.map_unordered(run_one, tasks):
+        if todo:
+            pool = make_executor(executor, workers, **executor_options)
+            bar = tqdm(
+                total=len(runs), initial=len(done), desc="sweep", unit="run", disable=not progress
+            )
+            with pool, bar:
+                for row in _execute(pool, run_fn, sweep, runs, todo, out):
                     if "error" in row:
                         failed[row["run_id"]] = row["error"]
-                    else:
-                        _write_atomic(out / ROWS_DIR / f"{row['run_id']}.json", json.dumps(row))
-                        _rebuild_results(sweep, runs, out)
                     bar.update(1)
-                    bar.set_postfix_str(_describe(by_id[row["run_id"]]), refresh=False)
         results = _rebuild_results(sweep, runs, out)
     return SweepOutcome(results, len(todo) - len(failed), len(done), failed)
 
 
-def _describe(run: SweepRun) -> str:
-    return " ".join(f"{k}={v}" for k, v in run.values.items())
+def _execute(
+    pool: Executor,
+    run_fn: Callable[[RunTask], dict[str, Any]],
+    sweep: Sweep,
+    runs: list[SweepRun],
+    todo: list[SweepRun],
+    out: Path,
+) -> Iterator[dict[str, Any]]:
+    """Run ``todo`` wave by wave; record each finished row at once; yield every row."""
+    for wave in _schedule(todo):
+        tasks = [_task(r, sweep, out) for r in wave]
+        for _, row in pool.map_unordered(run_fn, tasks):
+            if "error" not in row:
+                _write_atomic(out / ROWS_DIR / f"{row['run_id']}.json", json.dumps(row))
+                _rebuild_results(sweep, runs, out)
+            yield row
 
 
 def read_results(path: str | Path) -> pd.DataFrame:
