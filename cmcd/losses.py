@@ -152,8 +152,8 @@ def info_nce(z1: Tensor, z2: Tensor, temperature: float = 0.1) -> Tensor:
     tau = _check_positive(temperature, "temperature")
     n = z1.shape[0]
     u = F.normalize(torch.cat([z1, z2.to(z1.dtype)]), dim=1)
-    self_mask = torch.eye(2 * n, dtype=torch.bool, device=u.device)
-    logits = (u @ u.T / tau).masked_fill(self_mask, float("-inf"))
+    logits = (u / tau) @ u.T  # dividing the (2N, d) factor is cheaper than the (2N, 2N) product
+    logits.fill_diagonal_(float("-inf"))  # in place on the matmul output: autograd-safe
     targets = torch.arange(2 * n, device=u.device).roll(n)  # i <-> i + N (mod 2N)
     return F.cross_entropy(logits, targets)
 
@@ -221,8 +221,8 @@ def cmd_loss(
         _check_same_space(anchors, z_student, "anchors", "z_student")
         a = _frozen(anchors, z_student)
     s = F.normalize(z_student, dim=1)
-    p = torch.softmax(t @ a.T / tau_t, dim=1)
-    log_q = torch.log_softmax(s @ a.T / tau_s, dim=1)
+    p = torch.softmax((t / tau_t) @ a.T, dim=1)
+    log_q = torch.log_softmax((s / tau_s) @ a.T, dim=1)
     return -(p * log_q).sum(dim=1).mean()
 
 
@@ -271,7 +271,7 @@ def cmc_loss(
     tau = _check_positive(temperature, "temperature")
     t = _frozen(z_teacher, z_student)
     s = F.normalize(z_student, dim=1)
-    logits = s @ t.T / tau
+    logits = (s / tau) @ t.T
     targets = torch.arange(s.shape[0], device=s.device)
     student_to_teacher = F.cross_entropy(logits, targets)
     if not symmetric:
@@ -450,9 +450,9 @@ def crd_loss(
     _check_embeddings(negatives, "negatives")
     _check_same_space(negatives, z_student, "negatives", "z_student")
     tau = _check_positive(temperature, "temperature")
-    s = F.normalize(z_student, dim=1)
-    positive = (s * _frozen(z_teacher, z_student)).sum(dim=1, keepdim=True) / tau
-    negative = s @ _frozen(negatives, z_student).T / tau
+    s = F.normalize(z_student, dim=1) / tau
+    positive = (s * _frozen(z_teacher, z_student)).sum(dim=1, keepdim=True)
+    negative = s @ _frozen(negatives, z_student).T
     if negative_mask is not None:
         expected = (s.shape[0], negatives.shape[0])
         if negative_mask.dtype != torch.bool or tuple(negative_mask.shape) != expected:
@@ -460,7 +460,7 @@ def crd_loss(
                 f"negative_mask must be a bool tensor of shape {expected}, got "
                 f"{negative_mask.dtype} of shape {tuple(negative_mask.shape)}"
             )
-        negative = negative.masked_fill(negative_mask.to(s.device), float("-inf"))
+        negative.masked_fill_(negative_mask.to(s.device), float("-inf"))  # matmul output
     logits = torch.cat([positive, negative], dim=1)
     return F.cross_entropy(logits, torch.zeros(s.shape[0], dtype=torch.long, device=s.device))
 
