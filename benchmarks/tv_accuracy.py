@@ -1,0 +1,350 @@
+"""Accuracy of the TV estimators and of the usual references against exact ground truth.
+
+Every method of ``bounds.api.METHODS`` (except ``paired``, which needs paired rows), the
+references of ``bounds.references`` and the density-knowing oracle run on samples from the
+``bounds.groundtruth`` catalogue (mean shift, scale change, mixture vs Gaussian, Student t vs
+Gaussian; true TV 0.1 to 0.9) over ``d`` in {2, 8, 32} and ``n`` in {250, 1000, 4000} per
+side. One CSV row per method x family x level x d x n x rep is appended as soon as it is
+computed; rerunning skips the rows already there, so a killed run loses nothing.
+
+Usage::
+
+    python benchmarks/tv_accuracy.py            # full grid (hours on 2 cores), resumable
+    python benchmarks/tv_accuracy.py --quick    # smoke run into a temporary folder
+    python benchmarks/tv_accuracy.py --n 1000 --d 2 8 --reps 1 --methods classifier
+
+Outputs ``benchmarks/results/tv_accuracy.csv`` and ``tv_accuracy.md`` (printed too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import inspect
+import math
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from bounds.groundtruth import DEFAULT_LEVELS, FAMILIES, DistributionPair, make_pair
+from bounds.references import REFERENCES, oracle_tv
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DIMS = (2, 8, 32)
+SIZES = (250, 1000, 4000)
+REPS = {250: 2, 1000: 2, 4000: 1}  # fewer repetitions where a fit is slow (our choice)
+HEADLINE_N = 1000
+TARGET_MAE, TARGET_COVERAGE = 0.05, 0.95
+SKIP_METHODS = ("paired",)
+KEY = ("method", "family", "d", "n", "level", "rep")
+FIELDS = (
+    *KEY,
+    *("kind", "truth", "estimate", "lower", "upper", "error", "abs_error", "covered"),
+    *("seconds", "failure"),
+)
+
+Runner = Callable[[np.ndarray, np.ndarray, int, DistributionPair], tuple[float, float, float]]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A named way to get (estimate, lower, upper) from two samples."""
+
+    name: str
+    kind: str  # "estimator", "reference" or "oracle"
+    run: Runner
+
+
+def default_method() -> str:
+    """Return the name of the default method of ``bounds.api.estimate_tv``."""
+    from bounds.api import estimate_tv
+
+    return str(inspect.signature(estimate_tv).parameters["method"].default)
+
+
+def _estimator(name: str) -> Runner:
+    def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
+        from bounds.api import estimate_tv
+
+        res = estimate_tv(xs, xt, method=name, random_state=seed)
+        return res.estimate, res.lower, math.nan if res.upper is None else res.upper
+
+    return run
+
+
+def _reference(fn: Callable[..., float]) -> Runner:
+    def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
+        return fn(xs, xt, random_state=seed), math.nan, math.nan
+
+    return run
+
+
+def _oracle(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
+    return oracle_tv(xs, xt, pair.logpdf_source, pair.logpdf_target), math.nan, math.nan
+
+
+def all_methods() -> dict[str, Method]:
+    """Estimators of ``bounds.api.METHODS`` (if importable), references, and the oracle."""
+    methods: dict[str, Method] = {}
+    try:
+        from bounds.api import METHODS
+    except ImportError as err:  # the estimators may not have landed yet
+        print(f"warning: bounds.api not importable ({err}); references only", file=sys.stderr)
+        METHODS = {}
+    for name in METHODS:
+        if name not in SKIP_METHODS:
+            methods[name] = Method(name, "estimator", _estimator(name))
+    for name, fn in REFERENCES.items():
+        methods[name] = Method(name, "reference", _reference(fn))
+    methods["oracle"] = Method("oracle", "oracle", _oracle)
+    return methods
+
+
+def _seed(family: str, d: int, n: int, level: float, rep: int) -> int:
+    """Deterministic sample seed of one grid cell."""
+    fam = list(FAMILIES).index(family)
+    return int(np.random.SeedSequence([fam, d, n, round(level * 1000), rep]).generate_state(1)[0])
+
+
+def _key(row: dict[str, Any]) -> tuple:
+    return (
+        str(row["method"]),
+        str(row["family"]),
+        int(row["d"]),
+        int(row["n"]),
+        round(float(row["level"]), 6),
+        int(row["rep"]),
+    )
+
+
+def load_done(path: Path) -> set[tuple]:
+    """Keys of the rows already in the CSV (empty if there is none)."""
+    if not path.exists() or path.stat().st_size == 0:
+        return set()
+    return {_key(r) for r in pd.read_csv(path).to_dict("records")}
+
+
+def append_row(path: Path, row: dict[str, Any]) -> None:
+    """Append one row (header first if the file is new) and flush it to disk."""
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def run_one(method: Method, xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
+    """Run one method on one draw; a failure is recorded in the row, not raised."""
+    start = time.perf_counter()
+    est = low = up = math.nan
+    failure = ""
+    try:
+        est, low, up = (float(v) for v in method.run(xs, xt, seed, pair))
+    except Exception as err:  # noqa: BLE001 - record and move on
+        failure = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+    truth = pair.true_tv
+    return {
+        "kind": method.kind,
+        "truth": truth,
+        "estimate": est,
+        "lower": low,
+        "upper": up,
+        "error": est - truth,
+        "abs_error": abs(est - truth),
+        "covered": "" if math.isnan(low) else bool(low <= truth),
+        "seconds": time.perf_counter() - start,
+        "failure": failure,
+    }
+
+
+def grid(args: argparse.Namespace) -> list[tuple[str, int, int, float, int]]:
+    """All (family, d, n, level, rep) cells, cheapest ``n`` first."""
+    cells = []
+    for n in sorted(args.n):
+        reps = args.reps if args.reps is not None else REPS.get(n, 1)
+        for d in args.d:
+            for rep in range(reps):
+                for fam in args.families:
+                    cells += [(fam, d, n, lv, rep) for lv in args.levels]
+    return cells
+
+
+def run_grid(args: argparse.Namespace, csv_path: Path) -> None:
+    """Compute every missing row of the grid, appending each to ``csv_path`` at once."""
+    methods = {k: v for k, v in all_methods().items() if not args.methods or k in args.methods}
+    done = load_done(csv_path)
+    cells = grid(args)
+    todo = [
+        (
+            cell,
+            [
+                m
+                for m in methods.values()
+                if _key(dict(zip(KEY, (m.name, *cell), strict=True))) not in done
+            ],
+        )
+        for cell in cells
+    ]
+    todo = [(cell, ms) for cell, ms in todo if ms]
+    print(f"{len(cells)} cells, {len(todo)} with missing rows, methods: {list(methods)}")
+    for (fam, d, n, level, rep), ms in tqdm(todo, desc="tv_accuracy", file=sys.stdout):
+        pair = make_pair(fam, d, level)
+        xs, xt = pair.sample(n, random_state=_seed(fam, d, n, level, rep))
+        for m in ms:
+            row = dict(zip(KEY, (m.name, fam, d, n, level, rep), strict=True))
+            append_row(csv_path, {**row, **run_one(m, xs, xt, rep, pair)})
+
+
+def to_markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """Render a small table as GitHub markdown (no optional dependency)."""
+    df = df.reset_index()
+    cols = [str(c) for c in df.columns]
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float | np.floating):
+            return "" if np.isnan(v) else format(float(v), floatfmt)
+        return str(v)
+
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _ok(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose method ran, with ``covered`` as 0/1 (NaN where there is no lower bound)."""
+    ok = df[df["failure"].isna() | (df["failure"].astype(str) == "")].copy()
+    cov = ok["covered"].map({True: 1.0, False: 0.0, "True": 1.0, "False": 0.0})
+    ok["covered"] = cov.astype(float)
+    return ok
+
+
+def headline(df: pd.DataFrame, default: str, n: int = HEADLINE_N) -> pd.DataFrame:
+    """MAE and coverage at ``n`` per side, averaged over the (family, d) cells."""
+    at_n = _ok(df)[lambda x: x["n"] == n]
+    cells = at_n.groupby(["method", "family", "d"])[["abs_error", "covered"]].mean()
+    out = cells.groupby("method").mean()
+    out["rows"] = at_n.groupby("method").size()
+    out = out.rename(columns={"abs_error": "MAE", "covered": "coverage"})
+    order = [default] + [m for m in out.index if m != default]
+    return out.loc[[m for m in order if m in out.index]]
+
+
+def _status(value: float, target: float, higher_is_better: bool) -> str:
+    if np.isnan(value):
+        return "no data"
+    return "PASS" if (value >= target if higher_is_better else value <= target) else "FAIL"
+
+
+def _values(df: pd.DataFrame, col: str) -> list:
+    return sorted(v.item() if hasattr(v, "item") else v for v in df[col].unique())
+
+
+def _reps(df: pd.DataFrame) -> dict[int, int]:
+    return {int(n): int(g["rep"].nunique()) for n, g in df.groupby("n")}
+
+
+def _headline_n(df: pd.DataFrame) -> int:
+    """``HEADLINE_N`` if the CSV has it, else the size closest to it."""
+    sizes = _values(df, "n")
+    return HEADLINE_N if HEADLINE_N in sizes else min(sizes, key=lambda v: abs(v - HEADLINE_N))
+
+
+def summarise(df: pd.DataFrame, default: str) -> str:
+    """Markdown report: headline, MAE and coverage by method and n, breakdowns, failures."""
+    ok = _ok(df)
+    n_head = _headline_n(df)
+    head = headline(df, default, n_head)
+    mae = head["MAE"].get(default, np.nan)
+    cov = head["coverage"].get(default, np.nan)
+    lines = [
+        "# TV estimator accuracy against exact ground truth",
+        "",
+        "Generated by `python benchmarks/tv_accuracy.py` from `tv_accuracy.csv` "
+        f"({len(df)} rows; d in {_values(df, 'd')}, n in {_values(df, 'n')}, "
+        f"families {_values(df, 'family')}, TV levels {_values(df, 'level')}, "
+        f"reps per n {_reps(df)}).",
+        "MAE = mean |estimate - true TV|; coverage = share of draws with lower <= true TV.",
+        "",
+        f"## Headline: n = {n_head} per side, averaged over families and d",
+        "",
+        f"- default estimator `{default}`: MAE {mae:.4f} (target <= {TARGET_MAE}: "
+        f"{_status(mae, TARGET_MAE, False)}), lower-bound coverage {cov:.3f} "
+        f"(target >= {TARGET_COVERAGE}: {_status(cov, TARGET_COVERAGE, True)})",
+        "",
+        to_markdown(head, ".4f"),
+    ]
+    sections = {
+        "MAE by method and n": ok.pivot_table("abs_error", "method", "n", "mean"),
+        "Coverage of lower <= truth by method and n": ok.dropna(subset=["covered"]).pivot_table(
+            "covered", "method", "n", "mean"
+        ),
+        f"MAE by method and family (n = {n_head})": ok[ok["n"] == n_head].pivot_table(
+            "abs_error", "method", "family", "mean"
+        ),
+        f"MAE by method and d (n = {n_head})": ok[ok["n"] == n_head].pivot_table(
+            "abs_error", "method", "d", "mean"
+        ),
+        f"Mean signed error (estimate - truth) by method and TV level (n = {n_head})": ok[
+            ok["n"] == n_head
+        ].pivot_table("error", "method", "level", "mean"),
+        "Mean seconds per fit by method and n": ok.pivot_table("seconds", "method", "n", "mean"),
+    }
+    for title, table in sections.items():
+        lines += ["", f"## {title}", "", to_markdown(table) if len(table) else "(no rows)"]
+    failed = df[~df.index.isin(ok.index)]
+    lines += ["", "## Failures", ""]
+    if len(failed):
+        first = failed.groupby("method")["failure"].agg(["size", "first"])
+        lines.append(to_markdown(first.rename(columns={"size": "rows", "first": "first error"})))
+    else:
+        lines.append("none")
+    return "\n".join(lines) + "\n"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny grid into a temporary folder")
+    p.add_argument("--n", type=int, nargs="+", default=list(SIZES), help="sizes per side")
+    p.add_argument("--d", type=int, nargs="+", default=list(DIMS), help="dimensions")
+    p.add_argument("--reps", type=int, default=None, help="repetitions per cell (all n)")
+    p.add_argument("--levels", type=float, nargs="+", default=list(DEFAULT_LEVELS))
+    p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    p.add_argument("--methods", nargs="+", default=None, help="subset of method names")
+    p.add_argument("--out-dir", type=Path, default=None, help="default benchmarks/results")
+    p.add_argument("--summary-only", action="store_true", help="rewrite the md from the CSV")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n, args.d, args.reps, args.levels = [250], [2], 1, [0.3, 0.8]
+        args.out_dir = args.out_dir or Path(tempfile.gettempdir()) / "cmcd_tv_accuracy_quick"
+    args.out_dir = args.out_dir or RESULTS
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> str:
+    """Run (or resume) the grid, then write and print the markdown summary."""
+    args = parse_args(argv)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = args.out_dir / "tv_accuracy.csv"
+    if not args.summary_only:
+        run_grid(args, csv_path)
+    try:
+        default = default_method()
+    except ImportError:
+        default = "classifier"
+    report = summarise(pd.read_csv(csv_path), default)
+    (args.out_dir / "tv_accuracy.md").write_text(report)
+    print(report)
+    return report
+
+
+if __name__ == "__main__":
+    main()
