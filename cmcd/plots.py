@@ -136,9 +136,9 @@ def plot_tv_vs_gap(
     for label, part in _groups(df, hue):
         stats = part.groupby(gap)[tv].agg(["mean", "std"]).sort_index()
         ax.errorbar(
-            stats.index,
-            stats["mean"],
-            yerr=stats["std"].fillna(0.0),
+            stats.index.to_numpy(dtype=float),
+            stats["mean"].to_numpy(dtype=float),
+            yerr=stats["std"].fillna(0.0).to_numpy(dtype=float),
             label=label,
             marker="o",
             capsize=3,

@@ -1,0 +1,210 @@
+"""Sweep report: Spearman tables, bound coverage counts, figures and report.md."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import rankdata
+
+from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv, plot_tv_vs_gap, save_figure
+from cmcd.report import (
+    condition_means,
+    correlation_table,
+    coverage_table,
+    grid_columns,
+    spearman,
+    sweep_report,
+)
+from cmcd.sweep import METRIC_COLUMNS
+
+LOSSES = ("cmc", "cmd", "l2", "none")
+GAPS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def fake_results(seed: int = 0) -> pd.DataFrame:
+    """A results table shaped like a gap sweep's (4 losses x 6 gaps x 3 seeds)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for loss in LOSSES:
+        for gap in GAPS:
+            for s in range(3):
+                tv = min(1.0, 0.1 + 0.8 * gap + rng.normal(0, 0.05))
+                err = 0.1 + 0.5 * tv + rng.normal(0, 0.05)
+                row = dict.fromkeys(METRIC_COLUMNS, 0.5)
+                row.update(
+                    run_id=f"{loss}-{gap}-{s}",
+                    gap=gap,
+                    loss=loss,
+                    seed=s,
+                    tv_estimate=tv,
+                    target_error=err,
+                    transfer_error=err + 0.02,
+                    bound=err + rng.normal(0, 0.1),
+                    certified_bound=err + 0.1,
+                )
+                rows.append(row)
+    cols = ["run_id", "gap", "loss", "seed", *METRIC_COLUMNS]
+    return pd.DataFrame(rows)[cols]
+
+
+def naive_spearman(x, y) -> float:
+    rx, ry = rankdata(x), rankdata(y)
+    rx, ry = rx - rx.mean(), ry - ry.mean()
+    return float(np.sum(rx * ry) / np.sqrt(np.sum(rx**2) * np.sum(ry**2)))
+
+
+# ------------------------------------------------------------------------ tables
+def test_spearman_matches_a_naive_rank_correlation_with_ties():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 5, size=40).astype(float)  # many ties
+    y = x + rng.normal(0, 2, size=40)
+    rho, p = spearman(x, y)
+    np.testing.assert_allclose(rho, naive_spearman(x, y), rtol=1e-10)
+    assert 0.0 <= p < 0.05
+
+
+def test_spearman_undefined_cases_and_bad_input():
+    assert np.isnan(spearman([1, 2], [3, 4])[0])  # fewer than 3 pairs
+    assert np.isnan(spearman([1, 2, 3], [5, 5, 5])[0])  # constant column
+    rho, _ = spearman([1, 2, np.nan, 3, 4], [1, 2, 100, 3, 4])  # nan pair dropped
+    np.testing.assert_allclose(rho, 1.0, atol=1e-12)
+    with pytest.raises(ValueError, match="same length"):
+        spearman([1, 2, 3], [1, 2])
+
+
+def test_correlation_table_per_group_and_pooled():
+    df = fake_results()
+    table = correlation_table(df)
+    assert list(table["loss"]) == [*LOSSES, "all"]
+    assert list(table["n"]) == [18, 18, 18, 18, 72]
+    for loss in LOSSES:
+        part = df[df["loss"] == loss]
+        row = table.set_index("loss").loc[loss]
+        np.testing.assert_allclose(
+            row["rho(gap, tv_estimate)"],
+            naive_spearman(part["gap"], part["tv_estimate"]),
+            rtol=1e-10,
+        )
+    np.testing.assert_allclose(
+        table.iloc[-1]["rho(tv_estimate, target_error)"],
+        naive_spearman(df["tv_estimate"], df["target_error"]),
+        rtol=1e-10,
+    )
+
+
+def test_coverage_counts_match_a_naive_loop():
+    df = fake_results(2)
+    table = coverage_table(df).set_index("loss")
+    for loss in LOSSES:
+        part = df[df["loss"] == loss]
+        expected = sum(b < e for b, e in zip(part["bound"], part["target_error"], strict=True))
+        assert table.loc[loss, "bound<target_error"] == expected
+        assert table.loc[loss, "certified_bound<transfer_error"] == 0
+    assert table.loc["all", "bound<transfer_error"] == int(np.sum(df.bound < df.transfer_error))
+
+
+def test_condition_means_average_over_seeds():
+    df = fake_results()
+    means = condition_means(df)
+    assert len(means) == len(LOSSES) * len(GAPS)
+    assert set(means["runs"]) == {3}
+    pick = df[(df["loss"] == "cmd") & (df["gap"] == 0.4)]
+    row = means[(means["loss"] == "cmd") & (means["gap"] == 0.4)].iloc[0]
+    np.testing.assert_allclose(row["tv_estimate"], pick["tv_estimate"].mean(), rtol=1e-12)
+    assert grid_columns(df) == ["gap", "loss", "seed"]
+
+
+def test_tables_name_missing_columns():
+    with pytest.raises(ValueError, match=r"needs column\(s\) \['gap'\]"):
+        correlation_table(pd.DataFrame({"tv_estimate": [1.0]}), pairs=[("gap", "tv_estimate")])
+    with pytest.raises(ValueError, match="certified_bound"):
+        coverage_table(pd.DataFrame({"bound": [1.0], "transfer_error": [0.1]}))
+
+
+# ------------------------------------------------------------------------ figures
+def test_error_vs_tv_shows_each_run_in_its_loss_colour():
+    df = fake_results()
+    ax = plot_error_vs_tv(df).axes[0]
+    assert len(ax.collections) == len(LOSSES)
+    for coll, loss in zip(ax.collections, LOSSES, strict=True):
+        part = df[df["loss"] == loss]
+        np.testing.assert_allclose(coll.get_offsets(), part[["tv_estimate", "target_error"]])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(LOSSES)
+
+
+def test_tv_vs_gap_shows_seed_means_and_std():
+    df = fake_results()
+    ax = plot_tv_vs_gap(df).axes[0]
+    assert len(ax.containers) == len(LOSSES)
+    for container, loss in zip(ax.containers, LOSSES, strict=True):
+        line = container.lines[0]
+        np.testing.assert_allclose(line.get_xdata(), GAPS)
+        cells = [
+            [r.tv_estimate for r in df.itertuples() if r.loss == loss and r.gap == g] for g in GAPS
+        ]
+        np.testing.assert_allclose(line.get_ydata(), [np.mean(c) for c in cells], rtol=1e-12)
+        segments = container.lines[2][0].get_segments()  # vertical error bars
+        half = [(seg[1][1] - seg[0][1]) / 2 for seg in segments]
+        np.testing.assert_allclose(half, [np.std(c, ddof=1) for c in cells], rtol=1e-9)
+
+
+def test_bound_vs_error_counts_points_below_the_diagonal():
+    df = fake_results(3)
+    fig = plot_bound_vs_error(df)
+    assert len(fig.axes) == 2
+    ax = fig.axes[1]  # target_error
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), df[["target_error", "bound"]])
+    below = int(np.sum(df["bound"] < df["target_error"]))
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == f"estimated bound ({below}/{len(df)} below)"
+    assert labels[1] == f"certified bound (0/{len(df)} below)"
+
+
+def test_save_figure_and_bad_input(tmp_path):
+    path = save_figure(plot_error_vs_tv(fake_results()), "scatter", tmp_path / "figs")
+    assert path == tmp_path / "figs" / "scatter.png" and path.stat().st_size > 1000
+    assert save_figure(plot_tv_vs_gap(fake_results()), "g.pdf", tmp_path).suffix == ".pdf"
+    with pytest.raises(ValueError, match="plain file name"):
+        save_figure(plot_error_vs_tv(fake_results()), "../x", tmp_path)
+    with pytest.raises(ValueError, match=r"plot_tv_vs_gap needs column\(s\) \['gap'\]"):
+        plot_tv_vs_gap(fake_results().drop(columns="gap"))
+    with pytest.raises(ValueError, match="at least one row"):
+        plot_error_vs_tv(fake_results().iloc[:0])
+
+
+# ------------------------------------------------------------------------ the report
+def test_sweep_report_writes_markdown_and_figures(tmp_path):
+    df = fake_results()
+    df.to_csv(tmp_path / "results.csv", index=False)
+    report = sweep_report(tmp_path, figures_dir=tmp_path / "figs", prefix="t_")
+    assert set(report.tables) == {"correlations", "correlations_of_means", "coverage", "means"}
+    assert sorted(p.name for p in report.figures.values()) == [
+        "t_bound_vs_error.png",
+        "t_error_vs_tv.png",
+        "t_tv_vs_gap.png",
+    ]
+    assert all(p.is_file() for p in report.figures.values())
+    text = (tmp_path / "report.md").read_text()
+    assert text == report.markdown
+    rho = naive_spearman(df["gap"], df["tv_estimate"])
+    assert f"{rho:.3g}" in text
+    assert "rho(gap, tv_estimate)" in text and "bound<target_error" in text
+
+
+def test_sweep_report_without_gap_or_loss(tmp_path):
+    df = fake_results().drop(columns=["gap", "loss"])
+    df["pair"] = np.repeat(["fac-zer", "pix-fou", "kar-mor", "zer-fac"], 18)
+    df.to_csv(tmp_path / "results.csv", index=False)
+    report = sweep_report(tmp_path)
+    assert sorted(report.figures) == ["bound_vs_error", "error_vs_tv"]
+    assert list(report.tables["correlations"]["group"]) == ["all"]
+    assert list(report.tables["means"]["pair"]) == ["fac-zer", "pix-fou", "kar-mor", "zer-fac"]
+
+
+def test_sweep_report_of_an_empty_sweep(tmp_path):
+    pd.DataFrame(columns=["run_id", "gap", *METRIC_COLUMNS]).to_csv(
+        tmp_path / "results.csv", index=False
+    )
+    with pytest.raises(ValueError, match="no finished runs yet"):
+        sweep_report(tmp_path)
