@@ -1,0 +1,164 @@
+"""CLI commands sweep, bound and report: help, output, and one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from cmcd.cli import COMMANDS, main
+from cmcd.sweep import METRIC_COLUMNS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_run_dir(folder: Path, shift: float = 0.3, n: int = 200, seed: int = 0) -> Path:
+    """A run folder with paired Gaussian latents (2 classes) and a result.json."""
+    rng = np.random.default_rng(seed)
+    y_train, y_test = np.repeat([0, 1], 40), np.repeat([0, 1], n // 2)
+    z_train = rng.normal(size=(80, 4)) + 2.0 * y_train[:, None]
+    z_source = rng.normal(size=(n, 4)) + 2.0 * y_test[:, None]
+    z_target = z_source + shift + 0.3 * rng.normal(size=(n, 4))
+    folder.mkdir(parents=True)
+    np.savez(
+        folder / "features.npz",
+        z_source_train=z_train,
+        y_train=y_train,
+        z_source_test=z_source,
+        z_target_test=z_target,
+        y_test=y_test,
+    )
+    result = {"target_error": 0.2, "target_accuracy": 0.8, "config": {"seed": 3}}
+    (folder / "result.json").write_text(json.dumps(result))
+    return folder
+
+
+def make_results(folder: Path) -> Path:
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, gap in enumerate([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]):
+        row = dict.fromkeys(METRIC_COLUMNS, 0.3)
+        row.update(run_id=f"r{i}", gap=gap, loss="cmc", tv_estimate=gap, bound=rng.uniform())
+        rows.append(row)
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows)[["run_id", "gap", "loss", *METRIC_COLUMNS]].to_csv(
+        folder / "results.csv", index=False
+    )
+    return folder
+
+
+@pytest.mark.parametrize("command", ["sweep", "bound", "report"])
+def test_every_new_command_has_help_with_examples(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"cmcd {command}" in out
+
+
+def test_python_dash_m_lists_the_commands():
+    proc = subprocess.run(
+        [sys.executable, "-m", "cmcd", "--help"], cwd=REPO, capture_output=True, text=True
+    )
+    assert proc.returncode == 0
+    for name in COMMANDS:
+        assert name in proc.stdout
+    assert {"sweep", "bound", "report"} <= set(COMMANDS)
+
+
+# ------------------------------------------------------------------------ sweep
+def _write_sweep(tmp_path: Path, grid: dict) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"data": {"name": "synthetic"}, "grid": grid}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"distill.los": ["cmc"]}, "unknown grid key 'distill.los'; valid keys: "),
+        ({"seed": []}, "grid key 'seed' has an empty list"),
+    ],
+)
+def test_sweep_bad_grid_is_one_line_error(tmp_path, capsys, grid, message):
+    code = main(["sweep", str(_write_sweep(tmp_path, grid)), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("cmcd sweep: error: ") and message in err
+    assert "Traceback" not in err
+
+
+def test_sweep_refuses_a_folder_with_foreign_results(tmp_path, capsys):
+    out = make_results(tmp_path / "out")
+    code = main(["sweep", str(_write_sweep(tmp_path, {"seed": [0]})), "--out", str(out)])
+    assert code == 2 and "refusing to mix" in capsys.readouterr().err
+
+
+def test_sweep_with_ray_missing_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    spec = _write_sweep(tmp_path, {"seed": [0]})
+    code = main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--executor", "ray"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install 'cmcd[ray]'" in err
+
+
+# ------------------------------------------------------------------------ bound
+def test_bound_of_a_run_folder(tmp_path, capsys):
+    run = make_run_dir(tmp_path / "run")
+    assert main(["bound", str(run), "--json", "--tv-method", "classifier"]) == 0
+    terms = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(terms["target_error"], 0.2, atol=0)
+    assert terms["certified_bound"] >= terms["transfer_error"]
+    np.testing.assert_allclose(terms["bound"], terms["source_error"] + terms["tv_joint_estimate"])
+    # the default seed is the run's own: the same numbers as --seed 3
+    assert main(["bound", str(run), "--json", "--seed", "3"]) == 0
+    assert json.loads(capsys.readouterr().out) == terms
+    assert main(["bound", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "certified_bound" in text and "estimate" in text and "certified" in text
+
+
+def test_bound_of_an_unreadable_features_file(tmp_path, capsys):
+    run = make_run_dir(tmp_path / "run")
+    (run / "features.npz").write_bytes(b"not a zip file")
+    assert main(["bound", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "cmcd bound: error:" in err and "not a readable .npz features file" in err
+
+
+def test_bound_of_a_missing_run(tmp_path, capsys):
+    assert main(["bound", str(tmp_path / "nothing")]) == 2
+    assert "run directory not found" in capsys.readouterr().err
+
+
+def test_bound_of_a_sweep_lists_rows_and_coverage(tmp_path, capsys):
+    folder = make_results(tmp_path / "sweep")
+    assert main(["bound", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in out["runs"]] == [f"r{i}" for i in range(6)]
+    df = pd.read_csv(folder / "results.csv")
+    assert out["coverage"][0]["bound<target_error"] == int(np.sum(df.bound < df.target_error))
+
+
+# ------------------------------------------------------------------------ report
+def test_report_prints_tables_and_writes_figures(tmp_path, capsys):
+    folder = make_results(tmp_path / "sweep")
+    assert main(["report", str(folder), "--figures", str(tmp_path / "figs")]) == 0
+    out = capsys.readouterr().out
+    assert "rho(gap, tv_estimate)" in out and "figure tv_vs_gap" in out
+    assert (folder / "report.md").is_file()
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
+        "bound_vs_error.png",
+        "error_vs_tv.png",
+        "tv_vs_gap.png",
+    ]
+
+
+def test_report_of_a_missing_sweep(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "sweep results file not found" in capsys.readouterr().err
