@@ -6,7 +6,14 @@ import pytest
 from sklearn.datasets import load_digits
 
 from cmcd.data import GAP_FAMILIES, apply_gap, check_gap, plot_modality_gap_examples
-from cmcd.data.transforms import OCCLUSION_MAX_SIDE, edge_map, sketch
+from cmcd.data.transforms import (
+    DEPTH_MAX_NOISE,
+    OCCLUSION_MAX_SIDE,
+    _block_matrix,
+    _blur_matrix,
+    edge_map,
+    sketch,
+)
 
 matplotlib.use("Agg")
 FAMILIES = sorted(GAP_FAMILIES)
@@ -120,3 +127,24 @@ def test_figure_panels_show_the_transforms(batch):
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+@pytest.mark.parametrize("gap", [0.3, 1.0])
+def test_depth_of_a_constant_image_is_constant_plus_noise(gap):
+    """Blur and pixelation keep a constant image; only the g * 0.1 * N(0, 1) noise remains."""
+    flat = np.full((5, 12, 10), 0.5, dtype=np.float32)
+    noise = np.random.default_rng(9).standard_normal(flat.shape)
+    expected = np.clip(0.5 + gap * DEPTH_MAX_NOISE * noise, 0, 1)
+    np.testing.assert_allclose(_t(flat, gap, "depth", seed=9), expected, atol=1e-6)
+
+
+def test_depth_building_blocks():
+    """Blur rows are normalised Gaussians (identity at sigma 0); pixelation averages blocks."""
+    np.testing.assert_array_equal(_blur_matrix(5, 0.0), np.eye(5))
+    blur = _blur_matrix(9, 1.5)
+    np.testing.assert_allclose(blur.sum(axis=1), 1.0, rtol=1e-12)
+    w = np.exp(-(np.arange(-4, 5) ** 2) / (2 * 1.5**2))
+    np.testing.assert_allclose(blur[4], w / w.sum(), rtol=1e-12)
+    block = _block_matrix(5, 2)
+    x = np.array([1.0, 3.0, 5.0, 7.0, 9.0])
+    np.testing.assert_allclose(block @ x, [2, 2, 6, 6, 9], rtol=1e-12)
