@@ -105,7 +105,7 @@ def mixture_shift_tv(
     return float(h.mean()), float(h.std(ddof=1) / np.sqrt(n_mc))
 
 
-def _check_positive(value: Any, name: str) -> float:
+def _check_nonnegative(value: Any, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
         raise ValueError(f"{name} must be a non-negative number, got {value!r}")
     return float(value)
@@ -176,14 +176,14 @@ def synthetic(
     given |= {"target_dim": target_dim, "tv_samples": tv_samples}
     sizes = {k: check_count(v, k) for k, v in given.items()}
     n = check_count(n_samples, "n_samples", minimum=2 * sizes["n_classes"])
-    noise = _check_positive(noise, "noise")
+    noise = _check_nonnegative(noise, "noise")
     world = _make_world(
         check_count(structure_seed, "structure_seed", minimum=0),
         sizes["n_classes"],
         sizes["latent_dim"],
         (sizes["source_dim"], sizes["target_dim"]),
-        _check_positive(class_sep, "class_sep"),
-        _check_positive(shift_norm, "shift_norm"),
+        _check_nonnegative(class_sep, "class_sep"),
+        _check_nonnegative(shift_norm, "shift_norm"),
     )
     rng = rng_for(seed, "synthetic-sample")
     y = rng.permutation(np.arange(n) % sizes["n_classes"]).astype(np.int64)
