@@ -1,0 +1,439 @@
+"""Classifier-based total variation: cross-fitted domain classifiers with nested selection."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import SplineTransformer, StandardScaler
+from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
+
+from bounds._confidence import tv_lower_from_correct
+from bounds._result import TVEstimate
+from bounds._validation import check_alpha, check_min_samples, check_pair
+
+CandidateFactory = Callable[[int, int, int], ClassifierMixin]
+"""Builds an unfitted classifier from (n_train, n_features, seed)."""
+
+
+class QuadraticFeatures(TransformerMixin, BaseEstimator):
+    r"""Linear, squared and pairwise-product features under a feature budget.
+
+    .. math:: \phi(x) = (x,\ x^{2},\ z_i z_j\ (i < j \le k)), \qquad z = V_k^\top (x - \bar x)
+
+    ``V_k`` holds the top ``k`` principal directions, with ``k`` the largest value for
+    which ``2 d + k (k - 1) / 2 <= max_features``; when ``k = d`` no rotation is applied
+    and ``phi`` is the full quadratic expansion. The budget keeps the expansion tractable in
+    high dimension (our choice).
+
+    Parameters
+    ----------
+    max_features : int, default=600
+        Upper bound on the number of output features (never fewer than ``2 d``).
+
+    Examples
+    --------
+    >>> QuadraticFeatures().fit_transform(np.ones((3, 4))).shape
+    (3, 14)
+    """
+
+    def __init__(self, max_features: int = 600) -> None:
+        self.max_features = max_features
+
+    def fit(self, x: np.ndarray, y: Any = None) -> QuadraticFeatures:
+        """Choose ``k`` and the principal directions from ``x`` of shape (n, d)."""
+        x = np.asarray(x, dtype=np.float64)
+        d = x.shape[1]
+        budget = max(0, self.max_features - 2 * d)
+        k = min(d, int((1 + math.isqrt(1 + 8 * budget)) // 2))
+        self.mean_ = x.mean(axis=0)
+        if k == d:
+            self.components_ = np.eye(d)
+        else:
+            _, _, vt = np.linalg.svd(x - self.mean_, full_matrices=False)
+            self.components_ = vt[:k].T
+        self.n_components_ = k
+        self.n_features_in_ = d
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Return the expanded features of shape (n, 2 d + k (k - 1) / 2)."""
+        x = np.asarray(x, dtype=np.float64)
+        z = (x - self.mean_) @ self.components_
+        i, j = np.triu_indices(self.n_components_, 1)
+        return np.hstack([x, x**2, z[:, i] * z[:, j]])
+
+
+class RadialPCAFeatures(TransformerMixin, BaseEstimator):
+    r"""Linear features, the top principal scores and the log squared radius.
+
+    .. math:: \phi(x) = (x,\ z_1, \dots, z_k,\ \log(\epsilon + \|x\|^2 / d)),
+              \qquad z = V_k^\top (x - \bar x)
+
+    Meant to be followed by a per-column spline basis, giving an additive model in the
+    leading principal directions and the radius (our choice: it covers a shift, a change of
+    scale, a change of shape along a direction and of the radial law, in any dimension).
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        Number of principal scores ``k`` (at most ``d``).
+
+    Examples
+    --------
+    >>> RadialPCAFeatures(n_components=2).fit_transform(np.eye(3)).shape
+    (3, 6)
+    """
+
+    def __init__(self, n_components: int = 8) -> None:
+        self.n_components = n_components
+
+    def fit(self, x: np.ndarray, y: Any = None) -> RadialPCAFeatures:
+        """Fit the principal directions on ``x`` of shape (n, d)."""
+        x = np.asarray(x, dtype=np.float64)
+        self.mean_ = x.mean(axis=0)
+        _, _, vt = np.linalg.svd(x - self.mean_, full_matrices=False)
+        self.components_ = vt[: min(self.n_components, x.shape[1])].T
+        self.n_features_in_ = x.shape[1]
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Return ``(x, z, log radius)`` of shape (n, d + k + 1)."""
+        x = np.asarray(x, dtype=np.float64)
+        z = (x - self.mean_) @ self.components_
+        log_r2 = np.log(1e-3 + np.mean(x**2, axis=1, keepdims=True))
+        return np.hstack([x, z, log_r2])
+
+
+def _logistic(n: int, d: int, seed: int) -> Pipeline:
+    return Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=500))])
+
+
+def _quadratic(n: int, d: int, seed: int) -> Pipeline:
+    steps = [
+        ("scale", StandardScaler()),
+        ("quad", QuadraticFeatures()),
+        ("rescale", StandardScaler()),
+        ("clf", LogisticRegression(C=0.1, max_iter=500)),
+    ]
+    return Pipeline(steps)
+
+
+def _spline(n: int, d: int, seed: int) -> Pipeline:
+    d_lin = d
+    spline = ColumnTransformer(
+        [
+            (
+                "splines",
+                SplineTransformer(n_knots=6, degree=3, extrapolation="linear"),
+                slice(d_lin, None),
+            )
+        ],
+        remainder="passthrough",
+    )
+    steps = [
+        ("scale", StandardScaler()),
+        ("radial", RadialPCAFeatures()),
+        ("basis", spline),
+        ("rescale", StandardScaler()),
+        ("clf", LogisticRegression(C=0.1, max_iter=500)),
+    ]
+    return Pipeline(steps)
+
+
+def _boosting(n: int, d: int, seed: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(
+        learning_rate=0.1, max_iter=200, early_stopping=True, random_state=seed
+    )
+
+
+def _knn(n: int, d: int, seed: int) -> Pipeline:
+    k = max(5, int(round(math.sqrt(n))) | 1)
+    return Pipeline([("scale", StandardScaler()), ("clf", KNeighborsClassifier(n_neighbors=k))])
+
+
+def _mlp(n: int, d: int, seed: int) -> Pipeline:
+    mlp = MLPClassifier(hidden_layer_sizes=(64,), alpha=1.0, max_iter=100, random_state=seed)
+    return Pipeline([("scale", StandardScaler()), ("clf", mlp)])
+
+
+CANDIDATES: dict[str, CandidateFactory] = {
+    "logistic": _logistic,
+    "quadratic": _quadratic,
+    "spline": _spline,
+    "boosting": _boosting,
+    "knn": _knn,
+    "mlp": _mlp,
+}
+"""Registry of candidate domain classifiers: name -> factory(n_train, n_features, seed)."""
+
+
+def balanced_posterior(proba: np.ndarray, prior: float) -> np.ndarray:
+    r"""Convert P(target | x) under a training prior into the posterior under a 50/50 prior.
+
+    .. math:: \eta_{1/2}(x) = \frac{\eta(x) / \pi}{\eta(x) / \pi + (1 - \eta(x)) / (1 - \pi)}
+
+    Parameters
+    ----------
+    proba : numpy.ndarray
+        Predicted probabilities of the target class, shape (n,).
+    prior : float
+        Fraction of target rows in the training data, in (0, 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Balanced posterior, shape (n,).
+
+    Examples
+    --------
+    >>> balanced_posterior(np.array([0.5]), 0.5)
+    array([0.5])
+    """
+    num = proba / prior
+    return num / (num + (1.0 - proba) / (1.0 - prior))
+
+
+def _balanced_log_loss(y: np.ndarray, eta: np.ndarray) -> float:
+    eta = np.clip(eta, 1e-3, 1 - 1e-3)
+    loss_t = -np.mean(np.log(eta[y == 1]))
+    loss_s = -np.mean(np.log(1.0 - eta[y == 0]))
+    return 0.5 * (loss_s + loss_t)
+
+
+def _fit_predict(model: ClassifierMixin, x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray):
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x_tr, y_tr)
+        proba = model.predict_proba(x_te)[:, 1]
+    return balanced_posterior(proba, float(np.mean(y_tr)))
+
+
+CANDIDATE_GRIDS: dict[str, dict[str, tuple[Any, ...]]] = {
+    "quadratic": {"clf__C": (0.01, 0.1, 1.0)},
+    "spline": {"clf__C": (0.01, 0.1, 1.0)},
+}
+"""Hyper-parameter grids searched during model selection (our choice), by candidate name."""
+
+
+def _expand(name: str, make: CandidateFactory) -> dict[str, CandidateFactory]:
+    """One factory per grid point of ``name``, labelled e.g. ``spline[clf__C=0.1]``."""
+    grid = CANDIDATE_GRIDS.get(name, {})
+    if not grid:
+        return {name: make}
+    out: dict[str, CandidateFactory] = {}
+    for values in itertools.product(*grid.values()):
+        params = dict(zip(grid, values, strict=True))
+        label = name + "[" + ",".join(f"{k}={v}" for k, v in params.items()) + "]"
+        out[label] = lambda n, d, seed, p=params: make(n, d, seed).set_params(**p)
+    return out
+
+
+def _resolve_candidates(
+    candidates: Sequence[str | tuple[str, ClassifierMixin]] | None,
+) -> dict[str, CandidateFactory]:
+    """Map each candidate (and grid point) label to a factory of unfitted classifiers."""
+    if candidates is None:
+        candidates = list(CANDIDATES)
+    if isinstance(candidates, str) or len(candidates) == 0:
+        raise ValueError(
+            f"candidates must be a non-empty sequence of names in {sorted(CANDIDATES)} "
+            f"or (name, estimator) pairs, got {candidates!r}"
+        )
+    out: dict[str, CandidateFactory] = {}
+    for item in candidates:
+        if isinstance(item, str) and item in CANDIDATES:
+            out.update(_expand(item, CANDIDATES[item]))
+        elif isinstance(item, tuple) and len(item) == 2 and hasattr(item[1], "fit"):
+            out[str(item[0])] = lambda n, d, seed, est=item[1]: clone(est)
+        else:
+            raise ValueError(
+                f"candidates entry {item!r} is neither a name in {sorted(CANDIDATES)} "
+                f"nor a (name, estimator) pair"
+            )
+    return out
+
+
+def _select(
+    factories: dict[str, CandidateFactory],
+    x: np.ndarray,
+    y: np.ndarray,
+    select_size: int,
+    rng: np.random.RandomState,
+) -> tuple[str, dict[str, float]]:
+    """Pick the candidate with the smallest balanced log-loss on an inner held-out split."""
+    if len(factories) == 1:
+        return next(iter(factories)), {}
+    if len(y) > select_size:
+        x, _, y, _ = train_test_split(
+            x, y, train_size=select_size, stratify=y, random_state=rng.randint(2**31)
+        )
+    x_a, x_b, y_a, y_b = train_test_split(
+        x, y, test_size=1 / 3, stratify=y, random_state=rng.randint(2**31)
+    )
+    seed = rng.randint(2**31)
+    scores = {
+        name: _balanced_log_loss(y_b, _fit_predict(make(len(y_a), x.shape[1], seed), x_a, y_a, x_b))
+        for name, make in factories.items()
+    }
+    return min(scores, key=scores.__getitem__), scores
+
+
+def _crossfit(
+    factories: dict[str, CandidateFactory],
+    x: np.ndarray,
+    y: np.ndarray,
+    n_folds: int,
+    select_size: int,
+    rng: np.random.RandomState,
+) -> tuple[np.ndarray, list[str], list[dict[str, float]], np.ndarray]:
+    """Held-out balanced posteriors; the model of each fold is chosen on its training part."""
+    eta = np.empty(len(y))
+    fold_id = np.empty(len(y), dtype=int)
+    chosen, scores = [], []
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=rng.randint(2**31))
+    for k, (tr, te) in enumerate(splitter.split(x, y)):
+        name, fold_scores = _select(factories, x[tr], y[tr], select_size, rng)
+        model = factories[name](len(tr), x.shape[1], rng.randint(2**31))
+        eta[te] = _fit_predict(model, x[tr], y[tr], x[te])
+        fold_id[te] = k
+        chosen.append(name)
+        scores.append(fold_scores)
+    return eta, chosen, scores, fold_id
+
+
+def _correct_counts(
+    eta: np.ndarray, y: np.ndarray, rng: np.random.RandomState
+) -> tuple[np.ndarray, int, int]:
+    """Per-row correctness of the rule ``eta > 1/2`` (exact ties broken by a fair coin)."""
+    coin = rng.random_sample(len(eta)) < 0.5
+    pred = np.where(eta == 0.5, coin, eta > 0.5)
+    correct = pred == (y == 1)
+    return correct, int(correct[y == 0].sum()), int(correct[y == 1].sum())
+
+
+def plug_in_tv(eta: np.ndarray, y: np.ndarray) -> float:
+    r"""Probability plug-in TV under the balanced mixture: an estimate, NOT a bound.
+
+    .. math:: \widehat{\mathrm{TV}} = \tfrac12 \mathbb{E}_P|2\hat\eta - 1|
+              + \tfrac12 \mathbb{E}_Q|2\hat\eta - 1|
+
+    With the true balanced posterior this equals TV exactly; with an estimated one it can
+    fall on either side (over-confident models inflate it).
+
+    Parameters
+    ----------
+    eta : numpy.ndarray
+        Held-out balanced posteriors P(target | x) under a 50/50 prior, shape (n,).
+    y : numpy.ndarray
+        Labels (0 = source, 1 = target), shape (n,).
+
+    Returns
+    -------
+    float
+        The plug-in value in [0, 1].
+
+    Examples
+    --------
+    >>> plug_in_tv(np.array([0.0, 1.0]), np.array([0, 1]))
+    1.0
+    """
+    margin = np.abs(2.0 * eta - 1.0)
+    return float(0.5 * margin[y == 0].mean() + 0.5 * margin[y == 1].mean())
+
+
+def _fold_bacc(correct: np.ndarray, y: np.ndarray, fold_id: np.ndarray) -> list[float]:
+    out = []
+    for k in np.unique(fold_id):
+        m = fold_id == k
+        out.append(float(0.5 * correct[m & (y == 0)].mean() + 0.5 * correct[m & (y == 1)].mean()))
+    return out
+
+
+POINT_ESTIMATES: dict[str, Callable[[float, float], float]] = {
+    "plug_in": lambda plug_in, gap: plug_in,
+    "bacc": lambda plug_in, gap: gap,
+    "max": lambda plug_in, gap: max(plug_in, gap),
+}
+"""Registry of point-estimate rules: name -> f(plug_in, 2 * bacc - 1)."""
+
+
+class ClassifierTV(BaseEstimator):
+    """Placeholder docstring, replaced below."""
+
+    def __init__(
+        self,
+        candidates: Sequence[str | tuple[str, ClassifierMixin]] | None = None,
+        n_folds: int = 5,
+        select_size: int = 2000,
+        point: str = "plug_in",
+        alpha: float = 0.05,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.candidates = candidates
+        self.n_folds = n_folds
+        self.select_size = select_size
+        self.point = point
+        self.alpha = alpha
+        self.random_state = random_state
+
+    def _check_params(self, n_source: int, n_target: int) -> dict[str, CandidateFactory]:
+        if not isinstance(self.n_folds, int | np.integer) or self.n_folds < 2:
+            raise ValueError(f"n_folds must be an integer >= 2, got {self.n_folds!r}")
+        if not isinstance(self.select_size, int | np.integer) or self.select_size < 20:
+            raise ValueError(f"select_size must be an integer >= 20, got {self.select_size!r}")
+        if self.point not in POINT_ESTIMATES:
+            raise ValueError(f"point must be one of {sorted(POINT_ESTIMATES)}, got {self.point!r}")
+        why = f"{self.n_folds}-fold cross-fitting with nested model selection"
+        check_min_samples(n_source, 2 * self.n_folds, "source", why)
+        check_min_samples(n_target, 2 * self.n_folds, "target", why)
+        return _resolve_candidates(self.candidates)
+
+    def fit(self, source: Any, target: Any) -> ClassifierTV:
+        """Cross-fit the domain classifiers and compute the estimate and its lower bound."""
+        s, t = check_pair(source, target)
+        alpha = check_alpha(self.alpha)
+        factories = self._check_params(len(s), len(t))
+        rng = check_random_state(self.random_state)
+        x = np.vstack([s, t])
+        y = np.r_[np.zeros(len(s), dtype=int), np.ones(len(t), dtype=int)]
+        eta, chosen, scores, fold_id = _crossfit(
+            factories, x, y, self.n_folds, self.select_size, rng
+        )
+        correct, k_s, k_t = _correct_counts(eta, y, rng)
+        self.eta_, self.labels_, self.selected_models_ = eta, y, chosen
+        self.balanced_accuracy_ = 0.5 * (k_s / len(s) + k_t / len(t))
+        self.fold_balanced_accuracy_ = _fold_bacc(correct, y, fold_id)
+        self.plug_in_ = plug_in_tv(eta, y)
+        gap = 2.0 * self.balanced_accuracy_ - 1.0
+        self.estimate_ = float(np.clip(POINT_ESTIMATES[self.point](self.plug_in_, gap), 0, 1))
+        self.lower_ = tv_lower_from_correct(k_s, len(s), k_t, len(t), alpha)
+        details = {
+            "plug_in": self.plug_in_,
+            "plug_in_is_bound": False,
+            "two_bacc_minus_one": gap,
+            "balanced_accuracy": self.balanced_accuracy_,
+            "fold_balanced_accuracy": self.fold_balanced_accuracy_,
+            "selected_models": chosen,
+            "selection_scores": scores,
+            "point": self.point,
+            "n_folds": self.n_folds,
+        }
+        self.result_ = TVEstimate(
+            self.estimate_, self.lower_, None, "classifier", len(s), len(t), alpha, details
+        )
+        return self
