@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,7 @@ __all__ = [
 # --------------------------------------------------------------------------- input checks
 def _check_positive(value: float, name: str) -> float:
     """Return ``value`` as a float after checking it is finite and > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
@@ -56,7 +57,7 @@ def _check_positive(value: float, name: str) -> float:
 
 def _check_fraction(value: float, name: str, *, closed_right: bool = True) -> float:
     """Return ``value`` as a float after checking it lies in [0, 1] (or [0, 1))."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     upper_ok = value <= 1 if closed_right else value < 1
     if not (math.isfinite(value) and value >= 0 and upper_ok):
@@ -67,9 +68,9 @@ def _check_fraction(value: float, name: str, *, closed_right: bool = True) -> fl
 
 def _check_count(value: int, name: str, minimum: int) -> int:
     """Return ``value`` after checking it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _check_embeddings(z: Any, name: str) -> None:
@@ -272,11 +273,12 @@ def cmc_loss(
     t = _frozen(z_teacher, z_student)
     s = F.normalize(z_student, dim=1)
     logits = (s / tau) @ t.T
-    targets = torch.arange(s.shape[0], device=s.device)
-    student_to_teacher = F.cross_entropy(logits, targets)
+    positives = logits.diagonal()
+    student_to_teacher = (torch.logsumexp(logits, dim=1) - positives).mean()
     if not symmetric:
         return student_to_teacher
-    return 0.5 * (student_to_teacher + F.cross_entropy(logits.T, targets))
+    # logsumexp over columns of the same matrix: no transposed copy (faster backward)
+    return 0.5 * (student_to_teacher + (torch.logsumexp(logits, dim=0) - positives).mean())
 
 
 def cmd_cmc_loss(
@@ -752,7 +754,8 @@ class CRDLoss(nn.Module):
         self.temperature = _check_positive(temperature, "temperature")
         self.momentum = _check_fraction(momentum, "momentum", closed_right=False)
         self.seed = _check_count(seed, "seed", 0)
-        start = torch.randn(n_data, dim, generator=torch.Generator().manual_seed(seed))
+        generator = torch.Generator().manual_seed(self.seed)
+        start = torch.randn(self.n_data, self.dim, generator=generator)
         self.register_buffer("memory", F.normalize(start, dim=1))
         self.register_buffer("filled", torch.zeros(n_data, dtype=torch.bool))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,9 +30,9 @@ __all__ = [
 
 # --------------------------------------------------------------------------- helpers
 def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
+    return int(value)
 
 
 def _check_widths(values: Sequence[int], name: str) -> tuple[int, ...]:
@@ -138,15 +139,18 @@ class MLPEncoder(nn.Module):
         self.in_dim = _check_int(in_dim, "in_dim")
         self.out_dim = _check_int(out_dim, "out_dim")
         widths = _check_widths(hidden, "hidden")
-        if not (isinstance(dropout, (int, float)) and 0.0 <= dropout < 1.0):
+        if isinstance(dropout, bool) or not (
+            isinstance(dropout, numbers.Real) and 0.0 <= dropout < 1.0
+        ):
             raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+        dropout = float(dropout)
         layers: list[nn.Module] = []
-        for width_in, width_out in zip((in_dim, *widths[:-1]), widths, strict=False):
+        for width_in, width_out in zip((self.in_dim, *widths[:-1]), widths, strict=False):
             layers.append(nn.Linear(width_in, width_out))
             layers.extend([nn.BatchNorm1d(width_out)] if batch_norm else [])
             layers.append(nn.ReLU())
             layers.extend([nn.Dropout(dropout)] if dropout > 0 else [])
-        layers.append(nn.Linear(widths[-1] if widths else in_dim, out_dim))
+        layers.append(nn.Linear(widths[-1] if widths else self.in_dim, self.out_dim))
         self.net = nn.Sequential(*layers)
         init_parameters(self, seed)
 
@@ -210,7 +214,7 @@ class ConvEncoder(nn.Module):
         pooled = (min(2, height), min(2, width))
         layers += [nn.AdaptiveAvgPool2d(pooled), nn.Flatten()]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(widths[-1] * pooled[0] * pooled[1], out_dim)
+        self.head = nn.Linear(widths[-1] * pooled[0] * pooled[1], self.out_dim)
         init_parameters(self, seed)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -281,8 +285,9 @@ class ProjectionHead(nn.Module):
     ) -> None:
         super().__init__()
         self.in_dim = _check_int(in_dim, "in_dim")
+        hidden = _check_int(hidden, "hidden")
         self.net = nn.Sequential(
-            nn.Linear(in_dim, _check_int(hidden, "hidden")),
+            nn.Linear(self.in_dim, hidden),
             nn.BatchNorm1d(hidden),
             nn.ReLU(),
             nn.Linear(hidden, _check_int(out_dim, "out_dim")),

@@ -539,3 +539,18 @@ def test_crd_bad_index_raises_value_error(index, message):
     z = torch.randn(4, 3)
     with pytest.raises(ValueError, match=message):
         CRDLoss(10, 3)(z, z, index)
+
+
+def test_numpy_scalar_hyper_parameters_are_accepted():
+    loss = make_distill_loss(
+        "crd",
+        n_data=np.int64(10),
+        dim=np.int64(3),
+        n_negatives=np.int32(4),
+        temperature=np.float32(0.5),
+    )
+    assert loss.n_data == 10 and type(loss.n_data) is int and loss.temperature == 0.5
+    z = torch.randn(4, 3)
+    torch.testing.assert_close(
+        cmc_loss(z, z, temperature=np.float64(0.2)), cmc_loss(z, z, temperature=0.2)
+    )

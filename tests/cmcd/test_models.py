@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -206,3 +207,11 @@ def test_encoders_run_on_cuda():
 def test_select_device_bad_preference(preference):
     with pytest.raises(ValueError, match=r"must be one of \['auto', 'cpu', 'cuda'\]"):
         select_device(preference)
+
+
+def test_numpy_integer_shapes_and_sizes_are_accepted():
+    mlp = build_encoder("vector", (np.int64(10),), np.int64(4), hidden=(np.int32(8),))
+    assert mlp(torch.randn(3, 10)).shape == (3, 4)
+    cnn = build_encoder("image", np.array([8, 7]).tolist(), 4, channels=(np.int64(3),))
+    assert cnn(torch.randn(2, 8, 7)).shape == (2, 4)
+    assert build_encoder("image", tuple(np.array([8, 7])), 4)(torch.randn(2, 8, 7)).shape == (2, 4)
