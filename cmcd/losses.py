@@ -187,8 +187,8 @@ def cmd_loss(
         includes each sample's own teacher embedding). Anchors are detached and
         L2-normalised (our choice: the paper does not say how anchors are normalised).
     teacher_temperature : float, default 0.04
-        :math:`\tau_t > 0`; sharper than the student's (our choice of defaults, as in SEED;
-        the paper gives no values).
+        :math:`\tau_t > 0`; sharper than the student's (our choice of defaults: DINO's
+        teacher/student values 0.04/0.1; the paper gives none).
     student_temperature : float, default 0.1
         :math:`\tau_s > 0`.
 
@@ -201,7 +201,8 @@ def cmd_loss(
     ----------
     Lin et al. (2024), "A Generalization Theory of Cross-Modality Distillation with
     Contrastive Learning", arXiv 2405.03355. Fang et al. (2021), "SEED: Self-supervised
-    Distillation for Visual Representation", ICLR.
+    Distillation for Visual Representation", ICLR. Caron et al. (2021), "Emerging Properties
+    in Self-Supervised Vision Transformers" (DINO), ICCV.
 
     Examples
     --------
@@ -414,9 +415,10 @@ def crd_loss(
         L = -\frac{1}{N} \sum_i \log \frac{e^{z_B^i \cdot z_A^i / \tau}}
             {e^{z_B^i \cdot z_A^i / \tau} + \sum_{k: m_{ik} = 0} e^{z_B^i \cdot n_k / \tau}}
 
-    Our choice: the InfoNCE-over-memory form (as in CRD's public code, whose ``crd`` loss is an
-    NCE estimator of the same objective) with one set of K negatives shared by the batch, no
-    student memory bank and no extra embedding heads.
+    Our choice: this softmax (InfoNCE) form over memory-bank negatives instead of the binary
+    NCE estimator of the CRD paper, one set of K negatives shared by the batch, a teacher
+    memory bank only (CRD also keeps a student bank for the symmetric term) and no extra
+    embedding heads (the student's and teacher's embeddings already share one space).
 
     Parameters
     ----------
