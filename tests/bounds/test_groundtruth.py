@@ -226,3 +226,18 @@ def test_from_densities_uses_monte_carlo() -> None:
 def test_make_pair_bad_input(args: tuple, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_pair(*args)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_maximal_coupling(family: str) -> None:
+    n = 8_000
+    pair = make_pair(family, 2, 0.6)
+    x = pair.sample_source(n, 0)
+    y = gt.maximal_coupling(pair, x, random_state=1)
+    # P(X != Y) = TV, within 4 binomial standard errors.
+    frac = float(np.mean(np.any(x != y, axis=1)))
+    assert abs(frac - pair.true_tv) < 4 * np.sqrt(0.6 * 0.4 / n), frac
+    # Y has the target law: two-sample KS tests against fresh target draws.
+    z = pair.sample_target(n, 2)
+    for stat in (lambda a: a[:, 0], lambda a: (a**2).sum(1)):
+        assert stats.ks_2samp(stat(y), stat(z)).pvalue > 1e-3
