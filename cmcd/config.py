@@ -38,9 +38,9 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 256,
         "lr": 1e-3,
         "weight_decay": 1e-4,
-        "temperature": 0.2,
-        "noise": 0.3,
-        "mask": 0.3,
+        "temperature": 1.0,
+        "noise": 0.1,
+        "mask": 0.5,
         "target_ssl": False,
     },
     "distill": {
@@ -78,7 +78,8 @@ DOCS: dict[str, str] = {
     "pretrain.weight_decay": "AdamW weight decay for SSL",
     "pretrain.temperature": "NT-Xent temperature",
     "pretrain.noise": "augmentation: Gaussian noise std (standardised units; images: x0.1)",
-    "pretrain.mask": "augmentation: probability of masking each feature (vectors) / shift (images)",
+    "pretrain.mask": "augmentation: probability of SCARF-corrupting each feature (vectors) / of "
+    "a one-pixel shift per axis (images)",
     "pretrain.target_ssl": "also pre-train the target encoder with SSL on target data "
     "(the SSL(target) -> FT(target) baseline when distill.loss is none)",
     "distill.loss": "distillation loss: cmd, cmc, cmd+cmc, l2, cosine, crd, none",
