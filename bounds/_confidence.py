@@ -1,8 +1,6 @@
-"""Exact binomial and concentration confidence bounds used by the TV estimators."""
+"""Exact binomial confidence bounds used by the TV estimators."""
 
 from __future__ import annotations
-
-import math
 
 from scipy import stats
 
@@ -89,41 +87,6 @@ def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
     if k == n:
         return 1.0
     return float(stats.beta.ppf(1.0 - alpha, k + 1, n - k))
-
-
-def mcdiarmid_radius(sum_sq_differences: float, alpha: float) -> float:
-    r"""One-sided McDiarmid deviation radius of a function of independent inputs.
-
-    .. math:: r = \sqrt{\tfrac12 \log(1/\alpha) \textstyle\sum_i c_i^2}
-
-    If changing input ``i`` moves the statistic by at most ``c_i``, then
-    ``P(stat <= E[stat] - r) <= alpha``. For a mean of ``n`` values in [0, 1],
-    ``sum c_i^2 = 1 / n`` (Hoeffding's inequality).
-
-    Parameters
-    ----------
-    sum_sq_differences : float
-        ``sum_i c_i^2``, positive.
-    alpha : float
-        Miscoverage level in (0, 1).
-
-    Returns
-    -------
-    float
-        The radius ``r``.
-
-    References
-    ----------
-    McDiarmid, C. (1989). On the method of bounded differences. Surveys in Combinatorics.
-
-    Examples
-    --------
-    >>> round(mcdiarmid_radius(1 / 200, 0.05), 4)
-    0.0865
-    """
-    if not sum_sq_differences > 0:
-        raise ValueError(f"sum_sq_differences must be positive, got {sum_sq_differences}")
-    return math.sqrt(0.5 * math.log(1.0 / alpha) * sum_sq_differences)
 
 
 def tv_lower_from_correct(

@@ -47,7 +47,9 @@ def as_2d_float_array(x: Any, name: str) -> np.ndarray:
     if np.iscomplexobj(arr):
         raise ValueError(f"{name} must be real-valued, got dtype {arr.dtype}")
     if arr.ndim != 2:
-        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got shape {arr.shape}"
+        )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     arr = arr.astype(np.float64, copy=False)

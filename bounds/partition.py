@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -9,14 +10,16 @@ import numpy as np
 import ot
 from sklearn.base import BaseEstimator
 from sklearn.cluster import MiniBatchKMeans
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
-from bounds._confidence import mcdiarmid_radius
+from bounds._confidence import tv_lower_from_correct
 from bounds._result import TVEstimate
 from bounds._validation import check_alpha, check_min_samples, check_pair
+from bounds.classifier import CANDIDATES
 
 CellMap = Callable[[np.ndarray], np.ndarray]
 """Maps rows of shape (n, d) to integer cell ids in ``[0, n_cells)``."""
@@ -45,9 +48,21 @@ def _tree_partition(x: np.ndarray, y: np.ndarray, n_cells: int, seed: int) -> Ce
     return lambda z: np.searchsorted(leaves, tree.apply(z))
 
 
+def _score_partition(x: np.ndarray, y: np.ndarray, n_cells: int, seed: int) -> CellMap:
+    """Quantile bins of the score of a source-vs-target classifier (additive spline model)."""
+    model = CANDIDATES["spline"](len(y), x.shape[1], seed).set_params(clf__C=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x, y)
+    score = model.decision_function(x)
+    edges = np.unique(np.quantile(score, np.linspace(0, 1, n_cells + 1)[1:-1]))
+    return lambda z: np.searchsorted(edges, model.decision_function(z))
+
+
 PARTITIONS: dict[str, PartitionFactory] = {
     "kmeans": _kmeans_partition,
     "tree": _tree_partition,
+    "score": _score_partition,
 }
 """Registry of partition builders: name -> factory(x, y, n_cells, seed)."""
 
@@ -112,6 +127,11 @@ def null_histogram_tv(
     return float(0.5 * np.abs(p_star - q_star).sum(axis=1).mean())
 
 
+def _counts(cells: CellMap, x: np.ndarray, n_cells: int) -> np.ndarray:
+    """Return the number of rows of ``x`` in each cell, shape (n_cells,)."""
+    return np.bincount(cells(x), minlength=n_cells)
+
+
 def default_n_cells(n_hist: int) -> int:
     r"""Return the number of cells for ``n_hist`` histogram rows per sample (our choice).
 
@@ -143,20 +163,24 @@ def _pooled(s: np.ndarray, t: np.ndarray, max_rows: int, rng: np.random.RandomSt
 class PartitionTV(BaseEstimator):
     r"""TV of histograms over a partition fitted on a held-aside part of the data.
 
-    The rows of each sample are split at random. A partition into ``K`` cells (k-means
-    Voronoi cells, or the leaves of a source-vs-target decision tree) is fitted on the first
-    part; the second part is histogrammed into ``p`` (source) and ``q`` (target) and
+    The rows of each sample are split at random. A partition into ``K`` cells is fitted on
+    the first part: quantile bins of the score of a source-vs-target classifier (``"score"``,
+    the default and the most accurate, our choice), the leaves of a decision tree
+    (``"tree"``) or k-means Voronoi cells (``"kmeans"``, the common reference). The second
+    part is histogrammed into ``p`` (source) and ``q`` (target) and
 
     .. math:: T = \mathrm{OT}_{1\{j \ne k\}}(p, q) = \tfrac12 \|p - q\|_1, \qquad
               \widehat{\mathrm{TV}} = \sqrt{\max(T^2 - T_0^2,\ 0)}
 
-    Guarantees. Given the partition ``A``, the population histogram TV
+    Guarantees. Given the partition :math:`\{A_j\}`, the population histogram TV
     :math:`\mathrm{TV}_A = \tfrac12 \sum_j |P(A_j) - Q(A_j)|` is at most TV(P, Q) (data
-    processing). ``T`` is biased upward: :math:`\mathbb{E}\,T \ge \mathrm{TV}_A` (Jensen). One
-    histogram row moves ``T`` by at most ``1 / n`` of its sample, so by McDiarmid
-    ``lower = T - r`` with :math:`r = \sqrt{\tfrac12 \log(1/\alpha) (1/n_P + 1/n_Q)}` satisfies
-    ``lower <= TV_A <= TV`` with probability at least ``1 - alpha``: a valid lower
-    confidence bound, because the partition is independent of the histogram rows.
+    processing), but ``T`` is biased upward (:math:`\mathbb{E}\,T \ge \mathrm{TV}_A`, Jensen),
+    so ``T`` itself gives no lower bound. ``lower`` instead uses the union ``B`` of the cells
+    where the fitting part holds more source than target mass: ``B`` is independent of the
+    histogram rows and :math:`\mathrm{TV} \ge P(B) - Q(B) = P(B) + Q(B^c) - 1`, so exact
+    binomial (Clopper-Pearson) bounds on the held-out frequencies of ``B`` under P and of
+    :math:`B^c` under Q (see :func:`bounds._confidence.tv_lower_from_correct`) give a valid
+    lower confidence bound at level ``1 - alpha``.
 
     Bias correction (our choice, a heuristic without guarantee): ``T_0`` is the expected
     empirical TV when both histograms are drawn from the pooled cell frequencies (the value
@@ -165,7 +189,7 @@ class PartitionTV(BaseEstimator):
 
     Parameters
     ----------
-    partition : {"tree", "kmeans"}, default="tree"
+    partition : {"score", "tree", "kmeans"}, default="score"
         Partition builder from :data:`PARTITIONS`.
     n_cells : int or None, default=None
         Number of cells ``K``; ``None`` uses :func:`default_n_cells`.
@@ -186,7 +210,7 @@ class PartitionTV(BaseEstimator):
     result_ : TVEstimate
         The estimate; ``upper`` is ``None`` (no upper bound on TV exists).
     estimate_, lower_ : float
-        Bias-corrected estimate and lower confidence bound.
+        Bias-corrected estimate and lower confidence bound (from the witness set ``B``).
     histogram_tv_ : float
         Raw histogram TV ``T``.
     null_tv_ : float
@@ -197,7 +221,6 @@ class PartitionTV(BaseEstimator):
     References
     ----------
     Devroye, L. and Gyorfi, L. (1985). Nonparametric Density Estimation: The L1 View. Wiley.
-    McDiarmid, C. (1989). On the method of bounded differences.
 
     Examples
     --------
@@ -210,7 +233,7 @@ class PartitionTV(BaseEstimator):
 
     def __init__(
         self,
-        partition: str = "tree",
+        partition: str = "score",
         n_cells: int | None = None,
         fit_fraction: float = 0.5,
         max_fit_samples: int = 20000,
@@ -257,18 +280,18 @@ class PartitionTV(BaseEstimator):
         k = self.n_cells or default_n_cells(min(len(s_hist), len(t_hist)))
         with threadpool_limits(1):
             cells = PARTITIONS[self.partition](x_fit, y_fit, int(k), rng.randint(2**31))
-            c_s = np.bincount(cells(s_hist), minlength=k)
-            c_t = np.bincount(cells(t_hist), minlength=k)
+            c_s, c_t = _counts(cells, s_hist, k), _counts(cells, t_hist, k)
+            witness = _counts(cells, s_fit, k) / len(s_fit) > _counts(cells, t_fit, k) / len(t_fit)
         self.n_cells_ = int(k)
         self.histogram_tv_ = histogram_tv(c_s / len(s_hist), c_t / len(t_hist))
         self.null_tv_ = null_histogram_tv(c_s, c_t, self.n_null_draws, rng)
         self.estimate_ = float(np.sqrt(max(self.histogram_tv_**2 - self.null_tv_**2, 0.0)))
-        radius = mcdiarmid_radius(1.0 / len(s_hist) + 1.0 / len(t_hist), alpha)
-        self.lower_ = max(0.0, self.histogram_tv_ - radius)
+        k_s, k_t = int(c_s[witness].sum()), int(c_t[~witness].sum())
+        self.lower_ = tv_lower_from_correct(k_s, len(s_hist), k_t, len(t_hist), alpha)
         details = {
             "histogram_tv": self.histogram_tv_,
             "null_tv": self.null_tv_,
-            "radius": radius,
+            "witness_tv": k_s / len(s_hist) + k_t / len(t_hist) - 1.0,
             "n_cells": self.n_cells_,
             "partition": self.partition,
             "n_hist_source": len(s_hist),
