@@ -21,13 +21,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bounds.groundtruth import DistributionPair, make_pair  # noqa: E402
+from bounds.groundtruth import DistributionPair, make_pair, maximal_coupling  # noqa: E402
 from bounds.references import REFERENCES  # noqa: E402
 
 __all__ = ["demo_table", "plot_demo", "run_demo"]
 
 DEMO_FAMILY, DEMO_D, DEMO_N, DEMO_TV = "mean_shift", 5, 1000, 0.5
-COLUMNS = ["method", "kind", "estimate", "lower", "upper", "true_tv", "seconds", "failure"]
+COLUMNS = [
+    *("method", "kind", "estimate", "lower", "upper", "true_tv", "seconds", "input", "failure"),
+]
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float, str | None]:
@@ -41,14 +43,34 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float, str | None]:
     return value, time.perf_counter() - start, failure
 
 
-def _method_rows(xs: np.ndarray, xt: np.ndarray, truth: float, seed: int) -> list[dict]:
+def _independent(pair: DistributionPair, xs: np.ndarray, xt: np.ndarray, seed: int):
+    return xs, xt, {}
+
+
+def _coupled(pair: DistributionPair, xs: np.ndarray, xt: np.ndarray, seed: int):
+    """Pair each source row with a target row by a maximal coupling; ``eps = 0`` bounds TV."""
+    return xs, maximal_coupling(pair, xs, random_state=seed), {"eps": 0.0}
+
+
+INPUTS: dict[str, tuple[str, Callable[..., tuple[np.ndarray, np.ndarray, dict]]]] = {
+    "paired": ("maximal coupling of the source rows, eps = 0", _coupled),
+}
+"""Methods fed something else than the two independent samples (our choice for the demo)."""
+DEFAULT_INPUT = ("independent samples", _independent)
+
+
+def _method_rows(pair: DistributionPair, xs: np.ndarray, xt: np.ndarray, seed: int) -> list:
     """One row per registered estimator (failures recorded, not raised)."""
     from bounds.api import METHODS, estimate_tv
 
     rows = []
     for name in METHODS:
+        label, prepare = INPUTS.get(name, DEFAULT_INPUT)
+        a, b, kw = prepare(pair, xs, xt, seed)
         res, sec, failure = _timed(
-            lambda name=name: estimate_tv(xs, xt, method=name, random_state=seed)
+            lambda name=name, a=a, b=b, kw=kw: estimate_tv(
+                a, b, method=name, random_state=seed, **kw
+            )
         )
         nan = float("nan")
         rows.append(
@@ -58,8 +80,9 @@ def _method_rows(xs: np.ndarray, xt: np.ndarray, truth: float, seed: int) -> lis
                 "estimate": nan if res is None else res.estimate,
                 "lower": nan if res is None else res.lower,
                 "upper": nan if res is None or res.upper is None else res.upper,
-                "true_tv": truth,
+                "true_tv": pair.true_tv,
                 "seconds": sec,
+                "input": label,
                 "failure": failure,
             }
         )
@@ -81,6 +104,7 @@ def _reference_rows(xs: np.ndarray, xt: np.ndarray, truth: float, seed: int) -> 
                 "upper": nan,
                 "true_tv": truth,
                 "seconds": sec,
+                "input": DEFAULT_INPUT[0],
                 "failure": failure,
             }
         )
@@ -93,11 +117,13 @@ def demo_table(pair: DistributionPair, n: int = DEMO_N, random_state: int = 0) -
     Returns
     -------
     pandas.DataFrame
-        Columns ``method, kind, estimate, lower, upper, true_tv, seconds, failure``; one row
-        per method of :data:`bounds.api.METHODS`, then one per reference.
+        Columns ``method, kind, estimate, lower, upper, true_tv, seconds, input, failure``;
+        one row per method of :data:`bounds.api.METHODS`, then one per reference. The
+        ``paired`` check gets pairs from a maximal coupling (see :data:`INPUTS`), since
+        independent samples have no meaningful pairing.
     """
     xs, xt = pair.sample(n, random_state=random_state)
-    rows = _method_rows(xs, xt, pair.true_tv, random_state)
+    rows = _method_rows(pair, xs, xt, random_state)
     rows += _reference_rows(xs, xt, pair.true_tv, random_state)
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -141,12 +167,21 @@ def plot_demo(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
             ax.vlines(i, row.lower, row.estimate, color=color, linewidth=2)
             ax.plot(i, row.lower, "_", color=color, markersize=16, markeredgewidth=2)
         if np.isfinite(row.upper):
-            ax.plot(i, row.upper, "v", color=color, markersize=7)
+            ax.vlines(i, row.estimate, row.upper, color=color, linewidth=1, linestyle=":")
+            ax.plot(i, row.upper, "v", color=color, markersize=8)
     truth = float(table["true_tv"].iloc[0])
     ax.axhline(truth, color="tab:red", linestyle="--", label=f"true TV = {truth:.3f}")
     ax.plot([], [], "o-", color="tab:blue", label="estimator: estimate, lower bound")
+    if table["upper"].notna().any():
+        ax.plot([], [], "v:", color="tab:blue", label="upper bound (paired check)")
     ax.plot([], [], "o", color="tab:gray", label="reference (no bound)")
-    ax.set_xticks(x, table["method"], rotation=25, ha="right")
+    coupled = {label for label, _ in INPUTS.values()}
+    inputs = table["input"] if "input" in table else [None] * len(table)
+    labels = [
+        f"{m}\n(coupled pairs)" if inp in coupled else m
+        for m, inp in zip(table["method"], inputs, strict=True)
+    ]
+    ax.set_xticks(x, labels, rotation=25, ha="right")
     ax.set(ylim=(-0.02, 1.02), ylabel="total variation", title=title)
     ax.legend(loc="upper left", fontsize=9)
     ax.grid(axis="y", alpha=0.3)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bounds.demo import plot_demo, run_demo
+from bounds.demo import INPUTS, plot_demo, run_demo
 from bounds.groundtruth import gaussian_tv, make_pair
 from bounds.references import REFERENCES
 
@@ -35,6 +35,7 @@ def test_demo_table_has_every_method_and_the_truth(demo) -> None:
     est = table.loc[table["kind"] == "estimator"]
     assert est["estimate"].between(0, 1).all() and est["lower"].between(0, 1).all()
     assert (est["lower"] <= est["estimate"] + 1e-12).all()
+    assert set(table["input"]) == {"independent samples", INPUTS["paired"][0]}
 
 
 @pytest.mark.slow
