@@ -43,7 +43,14 @@ from bounds._confidence import clopper_pearson_upper
 from bounds._result import TVEstimate
 from bounds._validation import as_2d_float_array, check_alpha
 
-__all__ = ["BoundReport", "FEATURE_KEYS", "bound_from_run", "compute_bound", "fit_head"]
+__all__ = [
+    "BoundReport",
+    "FEATURE_KEYS",
+    "PAIRED_METHODS",
+    "bound_from_run",
+    "compute_bound",
+    "fit_head",
+]
 
 EstimateTV = Callable[..., TVEstimate]
 
@@ -64,7 +71,7 @@ _TERMS: dict[str, tuple[str, str]] = {
     "target_error": ("estimate", "fine-tuned target model's measured error (result.json)"),
     "tv_estimate": ("estimate", "marginal TV(teacher latents, student latents)"),
     "tv_lower": ("certified", "lower confidence bound on the marginal TV"),
-    "tv_upper": ("certified", "upper bound on the marginal TV (if the method has one)"),
+    "tv_upper": ("certified", "upper confidence bound of the TV method, if it has one"),
     "tv_joint_estimate": ("estimate", "class-conditional TV averaged by the class prior"),
     "tv_joint_lower": ("certified", "lower confidence bound on the joint TV (Bonferroni)"),
     "bound": ("estimate", "source_error + tv_joint_estimate: NOT a guarantee"),
@@ -72,6 +79,8 @@ _TERMS: dict[str, tuple[str, str]] = {
     "certified_bound": ("certified", "CP upper(err_A) + CP upper(disagreement) >= err_B(h)"),
 }
 _TV_LOWER_TERMS = ("tv_lower", "tv_upper", "tv_joint_lower")
+#: TV methods that need row-paired samples: ``split_pairs=None`` keeps their pairs.
+PAIRED_METHODS: frozenset[str] = frozenset({"paired"})
 
 
 @dataclass(frozen=True)
@@ -96,8 +105,8 @@ class BoundReport:
         paper's theorem speaks of; ``None`` when not given.
     tv_estimate, tv_lower, tv_upper : float, float, float or None
         Marginal TV between teacher and student test latents: point estimate, lower
-        confidence bound (certified as the TV method states it), upper bound (``None``
-        unless the method has one).
+        confidence bound (certified as the TV method states it), upper confidence bound
+        (``None`` unless the method has one; ``"paired"`` bounds the eps-robust TV).
     tv_joint_estimate, tv_joint_lower : float
         Label-aware TV, :math:`\sum_y \pi_y \mathrm{TV}(P_y, Q_y)`, which equals the joint
         latent-label TV because paired rows share their label. When no class has enough
@@ -122,7 +131,7 @@ class BoundReport:
         Prior mass of those classes (1.0 when none was skipped).
     split_pairs : bool
         Whether TV was estimated on disjoint halves of the pairs (independent samples, which
-        the TV lower bounds need to be certified).
+        the TV confidence bounds need to be certified, except for :data:`PAIRED_METHODS`).
     details : dict
         Per-class TV estimates and the marginal ``TVEstimate``; left out of ``to_dict``.
     """
@@ -152,12 +161,14 @@ class BoundReport:
     def status(self, name: str) -> str:
         """Return ``"certified"`` or ``"estimate"`` for the term ``name``.
 
-        TV lower bounds count as certified only when estimated on independent samples
-        (``split_pairs=True``); our choice.
+        TV confidence bounds count as certified only when the samples suit the method:
+        independent halves (``split_pairs=True``), or kept pairs for a method of
+        :data:`PAIRED_METHODS`; our choice.
         """
         if name not in _TERMS:
             raise ValueError(f"name must be one of {sorted(_TERMS)}, got {name!r}")
-        if name in _TV_LOWER_TERMS and not self.split_pairs:
+        suits = self.split_pairs or self.tv_method in PAIRED_METHODS
+        if name in _TV_LOWER_TERMS and not suits:
             return "estimate"
         return _TERMS[name][0]
 
@@ -382,7 +393,7 @@ def compute_bound(
     random_state: int | None = None,
     tv_kwargs: Mapping[str, Any] | None = None,
     estimate_tv: EstimateTV | None = None,
-    split_pairs: bool = True,
+    split_pairs: bool | None = None,
     min_class_samples: int = 10,
 ) -> BoundReport:
     r"""Compute every term of the generalization bound from paired latents.
@@ -427,9 +438,10 @@ def compute_bound(
     estimate_tv : callable or None
         ``estimate_tv(source, target, method=, alpha=, random_state=, **tv_kwargs) ->
         TVEstimate``; ``None`` uses ``bounds.api.estimate_tv``.
-    split_pairs : bool
+    split_pairs : bool or None
         Estimate TV on disjoint halves of the pairs (teacher rows of one half, student rows
-        of the other), so the two samples are independent (our choice, default ``True``).
+        of the other), so the two samples are independent. ``None`` (our choice): ``True``
+        unless ``tv_method`` is in :data:`PAIRED_METHODS`, which need the pairs kept.
     min_class_samples : int
         Classes with fewer rows on either TV side are left out of the joint TV (our choice).
 
@@ -464,6 +476,8 @@ def compute_bound(
     head = fit_head(zs_tr, y_tr, random_state=seeds[0])
     pred_a, pred_b = head.predict(zs_te), head.predict(zt_te)
     errors = _error_terms(pred_a, pred_b, y_te, alpha)
+    if split_pairs is None:
+        split_pairs = str(tv_method) not in PAIRED_METHODS
     tv_terms = _tv_terms(tv, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples, seeds)
     return BoundReport(
         **errors,

@@ -244,6 +244,25 @@ def test_split_pairs_gives_disjoint_halves():
         assert set(call["target"][:, 1]) <= set(ids_t)
 
 
+def test_paired_method_keeps_pairs_by_default():
+    z, y = labelled_rows([30, 31])
+    rec = Recorder()
+    r = compute_bound(z, y, z, z, y, estimate_tv=rec, tv_method="paired", random_state=0)
+    assert not r.split_pairs and r.status("tv_upper") == "certified"
+    for call in rec.calls:
+        np.testing.assert_array_equal(call["source"][:, 1], call["target"][:, 1])
+    assert compute_bound(z, y, z, z, y, estimate_tv=rec, random_state=0).split_pairs
+
+
+def test_real_paired_method_runs():
+    pytest.importorskip("bounds.api")
+    rng = np.random.default_rng(9)
+    z_a, z_b, y, _ = gaussian_latents(rng, 600, np.array([0.3, 0.0, 0.0]))
+    r = compute_bound(*split(z_a, z_b, y, 200), tv_method="paired", random_state=0)
+    assert r.tv_upper is not None and r.tv_upper >= r.tv_estimate
+    assert r.tv_lower == 0.0 and r.n_tv_classes == 2
+
+
 def test_no_class_large_enough_gives_nan_estimate_and_zero_lower():
     z, y = labelled_rows([8, 8])
     r = compute_bound(z, y, z, z, y, estimate_tv=Recorder(), random_state=0)
