@@ -1,0 +1,139 @@
+"""Method comparison on mfeat view pairs: CMCD losses, baselines and classical references.
+
+Every (pair, seed, method) is one ``cmcd.pipeline.run``; teachers are shared through a step
+cache, so each seed pre-trains each teacher once. Rows are appended to the CSV as runs finish
+and a rerun skips finished rows. The classical references run on the same splits.
+
+Usage::
+
+    python benchmarks/mfeat_methods.py                      # test split, the full table
+    python benchmarks/mfeat_methods.py --evaluate-on validation --out benchmarks/results/mfeat_val.csv
+    python benchmarks/mfeat_methods.py --quick               # 1 pair, 1 seed, few epochs
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from tqdm.auto import tqdm
+
+from cmcd.baselines import CLASSICAL_REFERENCES
+from cmcd.config import resolve_config, set_dotted
+from cmcd.data import load_dataset
+from cmcd.pipeline import run, standardise
+from cmcd.splits import make_splits
+
+ROOT = Path(__file__).resolve().parent
+CONFIG = ROOT / "configs" / "mfeat_methods.yaml"
+
+
+def _deep_update(base: dict, update: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_update(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def method_config(spec: dict, pair: tuple[str, str], seed: int, method: str, args) -> dict:
+    cfg = _deep_update(spec["base"], spec["methods"][method])
+    cfg = set_dotted(cfg, "data.source", pair[0])
+    cfg = set_dotted(cfg, "data.target", pair[1])
+    cfg = set_dotted(cfg, "seed", seed)
+    cfg = set_dotted(cfg, "evaluate_on", args.evaluate_on)
+    for key, value in (args.override or []):
+        cfg = set_dotted(cfg, key, value)
+    return resolve_config(cfg)
+
+
+def reference_rows(pair: tuple[str, str], seed: int, evaluate_on: str) -> list[dict]:
+    cfg = resolve_config({"data": {"name": "mfeat", "source": pair[0], "target": pair[1]},
+                          "seed": seed, "evaluate_on": evaluate_on})
+    ds = load_dataset(seed=seed, **cfg["data"])
+    splits = make_splits(ds, cfg, seed)
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
+    xs = standardise(flat(ds.x_source), "vector", splits.train)
+    xt = standardise(flat(ds.x_target), "vector", splits.train)
+    rows = []
+    for name, fn in CLASSICAL_REFERENCES.items():
+        start = time.perf_counter()
+        acc = fn(xs, xt, ds.y, splits.paired, splits.labeled, splits.evaluation, seed=seed)
+        rows.append({"method": name, "target_accuracy": acc,
+                     "seconds": time.perf_counter() - start})
+    return rows
+
+
+def _done(out: Path) -> set[tuple]:
+    if not out.is_file():
+        return set()
+    df = pd.read_csv(out)
+    return set(zip(df["source"], df["target"], df["seed"], df["method"]))
+
+
+def _append(out: Path, row: dict) -> None:
+    pd.DataFrame([row]).to_csv(out, mode="a", header=not out.is_file(), index=False)
+
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean +- std target accuracy (in %) per pair and method, and the mean over pairs."""
+    df = df.assign(pair=df["source"] + "->" + df["target"], acc=100 * df["target_accuracy"])
+    stats = df.groupby(["method", "pair"])["acc"].agg(["mean", "std"])
+    cell = stats.apply(lambda r: f"{r['mean']:.1f} ± {r['std']:.1f}", axis=1).unstack("pair")
+    cell["mean over pairs"] = stats["mean"].groupby("method").mean().map("{:.1f}".format)
+    return cell.sort_values("mean over pairs", ascending=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--evaluate-on", default="test", choices=["test", "validation"])
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "mfeat_methods.csv")
+    parser.add_argument("--runs", type=Path, default=Path("runs/mfeat_methods"))
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--methods", nargs="*")
+    parser.add_argument("--set", dest="override", action="append", type=lambda s: (
+        s.split("=", 1)[0], yaml.safe_load(s.split("=", 1)[1])), help="KEY=VALUE for every run")
+    args = parser.parse_args()
+    spec = yaml.safe_load(CONFIG.read_text())
+    pairs = [tuple(p) for p in spec["pairs"]]
+    seeds = spec["seeds"]
+    methods = args.methods or list(spec["methods"])
+    if args.quick:
+        pairs, seeds = pairs[1:2], seeds[:1]
+        args.override = (args.override or []) + [("pretrain.epochs", 5), ("distill.epochs", 5)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = _done(args.out)
+    jobs = [(p, s, m) for p in pairs for s in seeds for m in methods + ["references"]]
+    for pair, seed, method in tqdm(jobs, desc="mfeat runs"):
+        key = (pair[0], pair[1], seed, method)
+        if key in done or (method == "references" and (*pair, seed, "logreg(target)") in done):
+            continue
+        base = {"source": pair[0], "target": pair[1], "seed": seed}
+        if method == "references":
+            for row in reference_rows(pair, seed, args.evaluate_on):
+                _append(args.out, {**base, **row})
+            continue
+        cfg = method_config(spec, pair, seed, method, args)
+        run_dir = args.runs / args.evaluate_on / f"{pair[0]}-{pair[1]}" / f"seed{seed}" / method
+        start = time.perf_counter()
+        result = run(cfg, run_dir, progress=False,
+                     cache_dir=args.runs / args.evaluate_on / "cache")
+        _append(args.out, {**base, "method": method,
+                           "target_accuracy": result["target_accuracy"],
+                           "source_accuracy": result["source_accuracy"],
+                           "seconds": time.perf_counter() - start})
+    table = summarise(pd.read_csv(args.out))
+    print(table.to_string())
+    args.out.with_suffix(".md").write_text(table.to_markdown() + "\n")
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
