@@ -121,11 +121,13 @@ class RobustOTTV(BaseEstimator):
     Guarantees and bias. The empirical value ``V`` is biased upward: by joint convexity of
     OT, :math:`\mathbb{E}\,V \ge \mathrm{TV}_\varepsilon(P, Q)`, and ``V > 0`` even when
     P = Q because two finite samples never match exactly. In high dimension nearest-neighbour
-    and matching distances concentrate, so ``eps`` is small compared with the typical matched
-    distance and ``V`` grows towards 1 whatever P and Q: read it as a diagnostic, not as an
-    estimate of TV. Because of that upward bias a concentration interval around ``V`` is
-    not a lower confidence bound, so ``lower`` is the trivial, valid 0 (our choice: no
-    non-trivial bound is claimed; use the classifier or partition method for one).
+    and matching distances concentrate and ``V`` loses contrast: measured with the median
+    rule at n = 1000 per side (mean shift pairs), ``V`` is about 0.4 at P = Q in every
+    dimension from 1 to 128 (0.5 at d = 128), while at TV = 0.9 it falls from 0.94 (d = 2)
+    to 0.74 (d = 32) and 0.65 (d = 128). Read it as a diagnostic, not as an estimate of TV.
+    Because of the upward bias a concentration interval around ``V`` is not a lower
+    confidence bound, so ``lower`` is the trivial, valid 0 (our choice: no non-trivial bound
+    is claimed; use the classifier or partition method for one).
 
     Parameters
     ----------
