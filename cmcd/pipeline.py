@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -88,6 +89,19 @@ def build_view_encoder(view: ViewSpec, model_cfg: dict[str, Any], arch_key: str)
 def _step_key(cfg: dict[str, Any], sections: tuple[str, ...], extra: str = "") -> str:
     part = {k: cfg[k] for k in sections}
     return config_hash({"part": part, "extra": extra})
+
+
+def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int) -> str:
+    """Checkpoint key of an SSL pre-training: what it sees and how, not the rest of the config.
+
+    The key hashes the training inputs themselves (so runs that differ only in the other view,
+    e.g. mfeat ``fac -> zer`` and ``fac -> mor``, share one teacher), the view, the model and
+    pre-training settings and the seed.
+    """
+    digest = hashlib.sha256(x.detach().cpu().numpy().tobytes()).hexdigest()
+    pre = {k: v for k, v in cfg["pretrain"].items() if k != "target_ssl"}
+    return config_hash({"inputs": digest, "shape": list(x.shape), "view": view.kind,
+                        "model": cfg["model"], "pretrain": pre, "seed": seed})
 
 
 def _save_atomic(obj: dict[str, Any], path: Path) -> None:
@@ -175,11 +189,10 @@ def run(
     ds = _timed(timings, "load_data", lambda: load_dataset(seed=seed, **cfg["data"]))
     splits = make_splits(ds, cfg, seed)
     views = _to_views(ds, splits, device)
-    data_sections = ("data", "model", "pretrain", "seed", "evaluate_on", "validation_fraction")
 
     teacher = _seeded(seed, lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"))
     teacher.to(device)
-    key = _step_key({**cfg, "pretrain": {**cfg["pretrain"], "target_ssl": None}}, data_sections)
+    key = ssl_key(views.source[splits.train_t], ds.source, cfg, seed)
     ssl_hist = _timed(timings, "pretrain_source", lambda: cached_step(
         ckpt / f"source_ssl-{key}.pt", teacher,
         lambda: _pretrain_encoder(teacher, views.source[splits.train_t], ds.source, cfg, seed,
@@ -189,7 +202,7 @@ def run(
     student = _seeded(seed + 2, lambda: build_view_encoder(ds.target, cfg["model"], "target_arch"))
     student.to(device)
     if cfg["pretrain"]["target_ssl"]:
-        key = _step_key(cfg, data_sections, "target")
+        key = ssl_key(views.target[splits.train_t], ds.target, cfg, seed + 3)
         _timed(timings, "pretrain_target", lambda: cached_step(
             ckpt / f"target_ssl-{key}.pt", student,
             lambda: _pretrain_encoder(student, views.target[splits.train_t], ds.target, cfg,
