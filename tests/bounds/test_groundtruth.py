@@ -241,3 +241,13 @@ def test_maximal_coupling(family: str) -> None:
     z = pair.sample_target(n, 2)
     for stat in (lambda a: a[:, 0], lambda a: (a**2).sum(1)):
         assert stats.ks_2samp(stat(y), stat(z)).pvalue > 1e-3
+
+
+def test_mixture_logpdf_matches_scipy() -> None:
+    pair = make_pair("mixture", 3, 0.5)
+    x = pair.sample_source(50, 0)
+    m = pair.source.means
+    ref = np.logaddexp(
+        stats.multivariate_normal(m[0]).logpdf(x), stats.multivariate_normal(m[1]).logpdf(x)
+    ) - np.log(2.0)
+    np.testing.assert_allclose(pair.logpdf_source(x), ref, rtol=1e-12, atol=1e-12)
