@@ -112,7 +112,8 @@ class BoundReport:
         latent-label TV because paired rows share their label. When no class has enough
         rows the estimate is ``nan`` and the lower bound 0 (TV >= 0 always).
     bound : float
-        ``source_error + tv_joint_estimate``: an ESTIMATE, not a guarantee.
+        ``source_error + tv_joint_estimate``: an ESTIMATE, not a guarantee. Not clipped to 1
+        (our choice, so that sweeps keep its ordering).
     disagreement : float
         Held-out :math:`P(h(z_A) \ne h(z_B))` on paired rows.
     certified_bound : float
