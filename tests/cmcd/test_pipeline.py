@@ -1,0 +1,144 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from cmcd.pipeline import run, standardise
+
+TINY = {
+    "data": {"name": "synthetic", "n_samples": 300},
+    "model": {"latent_dim": 16, "hidden": [32]},
+    "pretrain": {"epochs": 3, "batch_size": 64},
+    "distill": {"loss": "cmc", "epochs": 3, "batch_size": 64},
+    "finetune": {"labels_per_class": 3},
+    "seed": 0,
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return out, run(TINY, out, progress=False)
+
+
+def test_result_json_has_the_documented_fields(tiny_run):
+    out, result = tiny_run
+    on_disk = json.loads((out / "result.json").read_text())
+    for key in ("target_accuracy", "target_error", "source_accuracy", "config", "timings"):
+        assert key in on_disk
+    assert on_disk["target_error"] == pytest.approx(1 - on_disk["target_accuracy"])
+    assert on_disk["config"]["distill"]["loss"] == "cmc"
+    assert set(on_disk["timings"]) >= {"pretrain_source", "distill", "finetune"}
+    assert result["n_labeled"] == 3 * 4  # synthetic has 4 classes by default
+
+
+def test_features_are_unit_norm_latents_of_the_right_rows(tiny_run):
+    out, result = tiny_run
+    with np.load(out / "features.npz", allow_pickle=False) as f:
+        z = {k: f[k] for k in f.files}
+    assert set(z) == {"z_source_train", "z_target_train", "y_train", "z_source_test",
+                      "z_target_test", "y_test"}
+    assert z["z_source_train"].shape == (result["n_labeled"], 16)
+    assert z["z_target_test"].shape == (result["n_eval"], 16)
+    np.testing.assert_allclose(np.linalg.norm(z["z_target_test"], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(np.bincount(z["y_train"]), np.full(4, 3))
+
+
+def test_same_seed_gives_identical_results(tmp_path, tiny_run):
+    _, first = tiny_run
+    again = run(TINY, tmp_path, progress=False)
+    assert again["target_accuracy"] == first["target_accuracy"]
+    assert again["distill_final_loss"] == first["distill_final_loss"]
+
+
+def test_rerun_reuses_checkpoints_and_does_not_retrain(tiny_run):
+    out, first = tiny_run
+    ckpts = sorted((out / "checkpoints").glob("*.pt"))
+    assert [p.name.split("-")[0] for p in ckpts] == ["distill", "source_ssl"]
+    mtimes = [p.stat().st_mtime_ns for p in ckpts]
+    again = run(TINY, out, progress=False)
+    assert [p.stat().st_mtime_ns for p in ckpts] == mtimes
+    assert again["target_accuracy"] == first["target_accuracy"]
+    state = torch.load(ckpts[0], weights_only=True)  # loadable without unpickling objects
+    assert "model" in state and "history" in state
+
+
+def test_a_killed_run_resumes_from_its_finished_step(tmp_path):
+    cfg = {**TINY, "pretrain": {"epochs": 3, "batch_size": 64},
+           "distill": {"loss": "cmd", "epochs": 4000, "batch_size": 64}}
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "cmcd", "run", str(cfg_path), "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list((out / "checkpoints").glob("source_ssl-*.pt")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    teacher = next((out / "checkpoints").glob("source_ssl-*.pt"))
+    mtime = teacher.stat().st_mtime_ns
+    assert not (out / "result.json").exists()
+    result = run({**cfg, "distill": {**cfg["distill"], "epochs": 2}}, out, progress=False)
+    assert teacher.stat().st_mtime_ns == mtime  # the teacher was loaded, not retrained
+    assert result["target_accuracy"] is not None
+    assert not list(out.glob("**/*.tmp"))
+
+
+def test_cli_run_with_overrides(tmp_path):
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cmcd", "run", str(cfg_path), "--set", "distill.loss=l2",
+         "--set", "seed=1", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["config"]["distill"]["loss"] == "l2" and result["config"]["seed"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"data": {"name": "mfeat", "source": "fac", "target": "xyz"}}, ValueError, "xyz"),
+        ({"data": {"name": "digits", "gap": 1.5}}, ValueError, "gap"),
+        ({"finetune": {"labels_per_class": 500}}, ValueError, "labels_per_class"),
+        ({"distill": {"loss": "nope"}}, ValueError, "cmc"),
+        ({"data": {"name": "npz", "path": "/no/such/file.npz"}}, FileNotFoundError, "file.npz"),
+    ],
+)
+def test_bad_config_gives_a_clear_error(tmp_path, change, error, match):
+    cfg = {**TINY, **change}
+    with pytest.raises(error, match=match):
+        run(cfg, tmp_path, progress=False)
+
+
+def test_unlabeled_user_data_writes_latents_only(tmp_path):
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(120, 5)).astype(np.float32)
+    np.savez(tmp_path / "pairs.npz", source=src, target=src[:, :3] + 0.1)
+    cfg = {**TINY, "data": {"name": "npz", "path": str(tmp_path / "pairs.npz")}}
+    result = run(cfg, tmp_path / "out", progress=False)
+    assert result["target_accuracy"] is None
+    with np.load(tmp_path / "out" / "features.npz") as f:
+        assert set(f.files) == {"z_source_test", "z_target_test"}
+
+
+def test_standardise_uses_training_rows_only():
+    x = np.array([[0.0, 5.0], [2.0, 5.0], [100.0, 5.0]])
+    out = standardise(x, "vector", np.array([0, 1]))
+    np.testing.assert_allclose(out[:2, 0], [-1.0, 1.0])
+    np.testing.assert_allclose(out[:, 1], 0.0)  # constant column keeps unit scale
+    img = np.ones((2, 3, 3), dtype=np.float32)
+    np.testing.assert_array_equal(standardise(img, "image", np.array([0])), img)
