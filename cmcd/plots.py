@@ -183,6 +183,7 @@ def plot_bound_vs_error(
     if not errors or not bounds:
         raise ValueError("errors and bounds must each name at least one column")
     fig = Figure(figsize=(5.0 * len(errors), 4.2), layout="constrained")
+    top = max(1.0, float(np.nanmax(df[list(bounds)].to_numpy(dtype=float)))) + 0.05
     for error, ax in zip(errors, fig.subplots(1, len(errors), squeeze=False)[0], strict=True):
         for bound in bounds:
             below = int(np.sum(df[bound] < df[error]))
@@ -195,7 +196,7 @@ def plot_bound_vs_error(
                 label=f"{_label(bound)} ({below}/{len(df)} below)",
             )
         ax.axline((0.0, 0.0), slope=1.0, color="0.3", linestyle="--", linewidth=1)
-        ax.set(xlabel=_label(error), ylabel="bound", xlim=(-0.02, 1.02), ylim=(-0.02, 1.52))
+        ax.set(xlabel=_label(error), ylabel="bound", xlim=(-0.02, 1.02), ylim=(-0.02, top))
         ax.set_title(f"Bounds vs {_label(error)}")
         ax.legend(fontsize="small", loc="upper left")
     return fig

@@ -159,6 +159,8 @@ def test_bound_vs_error_counts_points_below_the_diagonal():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0] == f"estimated bound ({below}/{len(df)} below)"
     assert labels[1] == f"certified bound (0/{len(df)} below)"
+    df.loc[0, "bound"] = 1.8  # an estimated bound above 1 stays inside the axes
+    assert plot_bound_vs_error(df).axes[0].get_ylim()[1] >= 1.8
 
 
 def test_save_figure_and_bad_input(tmp_path):
