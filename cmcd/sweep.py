@@ -458,14 +458,32 @@ class SweepOutcome:
     failed: dict[str, str]
 
 
-def _prepare(sweep: Sweep, out: Path) -> None:
+def _prepare(sweep: Sweep, runs: list[SweepRun], out: Path) -> None:
     """Create the folder layout and record the spec (first time) after checking it."""
     _check_same_sweep(sweep, out)
     for sub in (ROWS_DIR, RUNS_DIR, CACHE_DIR):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    _adopt_table_rows(runs, out)
     if not (out / SPEC_FILE).is_file():
         spec = {"sweep_id": sweep.sweep_id, **sweep.to_dict()}
         _write_atomic(out / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False))
+
+
+def _adopt_table_rows(runs: list[SweepRun], out: Path) -> None:
+    """Give every row of ``results.csv`` that lacks a row file one (e.g. a copied folder)."""
+    if not (out / RESULTS_FILE).is_file():
+        return
+    table = read_results(out / RESULTS_FILE)
+    stray = sorted(set(table["run_id"]) - {r.run_id for r in runs})
+    if stray:
+        raise ValueError(
+            f"{out / RESULTS_FILE} holds rows {stray[:3]} that are not runs of this sweep; "
+            "refusing to mix: use another --out folder"
+        )
+    for row in table.to_dict("records"):
+        path = out / ROWS_DIR / f"{row['run_id']}.json"
+        if not path.exists():
+            _write_atomic(path, json.dumps(row))
 
 
 def _task(run: SweepRun, sweep: Sweep, out: Path) -> RunTask:
@@ -526,7 +544,7 @@ def run_sweep(
     runs = sweep.runs()
     failed: dict[str, str] = {}
     with _locked(out):
-        _prepare(sweep, out)
+        _prepare(sweep, runs, out)
         done = set(_rebuild_results(sweep, runs, out)["run_id"])
         todo = [r for r in runs if r.run_id not in done]
         if todo:

@@ -142,6 +142,17 @@ def test_results_rows_and_resume_without_rerunning(tmp_path):
     pd.testing.assert_frame_equal(read_results(tmp_path), df)
 
 
+def test_rows_of_a_copied_results_table_are_kept(tmp_path):
+    sweep = parse_sweep(_spec(**{"data.gap": [0.0, 0.5], "seed": [0, 1]}))
+    run_sweep(sweep, tmp_path, run_fn=fake_run, progress=False)
+    table = read_results(tmp_path)
+    for path in (tmp_path / "rows").glob("*.json"):
+        path.unlink()  # only sweep.yaml and results.csv were copied
+    again = run_sweep(sweep, tmp_path, run_fn=fake_run, progress=False)
+    assert (again.ran, again.skipped) == (0, 4)
+    pd.testing.assert_frame_equal(read_results(tmp_path), table)
+
+
 def test_failed_runs_are_reported_and_retried(tmp_path):
     sweep = parse_sweep(_spec(**{"data.gap": [0.0, 0.5], "seed": [0, 1]}))
     outcome = run_sweep(sweep, tmp_path, run_fn=failing_on_seed_one, progress=False)
