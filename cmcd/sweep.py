@@ -22,9 +22,9 @@ A sweep file is a run config (:mod:`cmcd.config`) with two more sections::
 - ``runs/RUN_ID/``: each run's ``result.json`` and ``features.npz``; ``cache/``: step
   checkpoints shared by the runs (one pre-trained teacher per data/model/seed setting).
 
-Rerunning the same sweep skips finished runs. Runs that share a teacher are scheduled so the
-teacher is trained once: one "leader" run per teacher setting first, the others after (our
-choice).
+Rerunning the same sweep skips finished runs. Runs that may share a teacher are scheduled so
+the teacher is trained once: one "leader" run per seed (and model, pre-training settings and
+dataset) first, the others after (our choice).
 
 Examples
 --------
@@ -427,12 +427,23 @@ def _rebuild_results(sweep: Sweep, runs: list[SweepRun], out: Path) -> pd.DataFr
     return frame
 
 
+def _teacher_group(cfg: dict[str, Any]) -> str:
+    """Key of the runs that may share a pre-trained teacher (our choice).
+
+    Everything but the distillation and fine-tuning sections and the dataset options other
+    than its name: the pipeline keys a teacher by its training inputs, so e.g. the runs of a
+    gap sweep that differ only in the target view's gap share one.
+    """
+    part = {k: v for k, v in cfg.items() if k not in _AFTER_TEACHER}
+    part["data"] = {"name": cfg["data"]["name"]}
+    return config_hash(part)
+
+
 def _schedule(runs: list[SweepRun]) -> list[list[SweepRun]]:
-    """Two waves: one run per teacher setting, then the rest (teachers trained once)."""
+    """Two waves: one run per teacher group, then the rest (teachers trained once)."""
     leaders: dict[str, SweepRun] = {}
     for run in runs:
-        key = config_hash({k: v for k, v in run.config.items() if k not in _AFTER_TEACHER})
-        leaders.setdefault(key, run)
+        leaders.setdefault(_teacher_group(run.config), run)
     first = list(leaders.values())
     chosen = {r.run_id for r in first}
     return [wave for wave in (first, [r for r in runs if r.run_id not in chosen]) if wave]

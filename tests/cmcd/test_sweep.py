@@ -75,6 +75,18 @@ def test_runs_are_the_cartesian_product_in_grid_order():
     assert len({r.run_id for r in runs}) == 6
 
 
+def test_one_leader_run_per_teacher_first():
+    from cmcd.sweep import _schedule
+
+    spec = _spec(**{"data.gap": [0.0, 0.5], "distill.loss": ["cmc", "l2"], "seed": [0, 1]})
+    first, rest = _schedule(parse_sweep(spec).runs())
+    assert [(r.values["gap"], r.values["loss"], r.values["seed"]) for r in first] == [
+        (0.0, "cmc", 0),
+        (0.0, "cmc", 1),
+    ]
+    assert len(rest) == 6 and not {r.run_id for r in first} & {r.run_id for r in rest}
+
+
 def test_short_names_are_unique_and_avoid_result_columns():
     keys = ["data.gap", "pretrain.epochs", "distill.epochs", "x.seconds", "seed"]
     assert short_names(keys) == {
