@@ -16,10 +16,10 @@ Examples
 >>> df = pd.DataFrame({"loss": ["cmc"] * 4, "gap": [0.0, 0.3, 0.6, 0.9],
 ...                    "tv_estimate": [0.1, 0.2, 0.4, 0.8],
 ...                    "target_error": [0.2, 0.25, 0.5, 0.4]})
->>> correlation_table(df, pairs=[("gap", "tv_estimate")])[["loss", "n", "rho(gap, tv_estimate)"]]
-  loss  n  rho(gap, tv_estimate)
-0  cmc  4                    1.0
-1  all  4                    1.0
+>>> correlation_table(df, pairs=[("gap", "tv_estimate")])[["loss", "x", "y", "n", "rho"]]
+  loss    x            y  n  rho
+0  cmc  gap  tv_estimate  4  1.0
+1  all  gap  tv_estimate  4  1.0
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ __all__ = [
     "coverage_table",
     "default_pairs",
     "grid_columns",
+    "pivot_rho",
+    "rho_of",
     "spearman",
     "sweep_report",
 ]
@@ -105,17 +107,20 @@ def _check(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 
 def default_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
-    """Return the column pairs worth correlating in ``df``.
+    """Return the column pairs worth correlating in ``df`` (those whose columns it has).
 
-    Gap ~ TV and gap ~ target error when a ``gap`` column exists; TV ~ target error always.
+    With a ``gap`` column: gap against the marginal and label-aware TV, the disagreement and
+    the target error. Always: each of those three terms against the target error.
 
     Examples
     --------
     >>> default_pairs(pd.DataFrame(columns=["tv_estimate", "target_error"]))
     [('tv_estimate', 'target_error')]
     """
-    pairs = [("gap", "tv_estimate"), ("gap", "target_error")] if "gap" in df.columns else []
-    return [*pairs, ("tv_estimate", "target_error")]
+    terms = ("tv_estimate", "tv_joint_estimate", "disagreement")
+    pairs = [("gap", t) for t in (*terms, "target_error")]
+    pairs += [(t, "target_error") for t in terms]
+    return [(a, b) for a, b in pairs if a in df.columns and b in df.columns]
 
 
 def correlation_table(
@@ -126,32 +131,49 @@ def correlation_table(
 ) -> pd.DataFrame:
     r"""Spearman correlation of each column pair, per value of ``by`` and over all rows.
 
-    .. math:: \rho_g(a, b) = \mathrm{Spearman}\big(\{(a_i, b_i) : i \in g\}\big)
+    .. math:: \rho_g(x, y) = \mathrm{Spearman}\big(\{(x_i, y_i) : i \in g\}\big)
 
     Parameters
     ----------
     df : pandas.DataFrame
         Results table (one row per run, or :func:`condition_means`).
     pairs : sequence of (str, str) or None
-        Column pairs; default :func:`default_pairs`.
+        Column pairs ``(x, y)``; default :func:`default_pairs`.
     by : str or None
         Grouping column (ignored when absent from ``df``).
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``by`` (or ``group``), ``n``, then ``rho(a, b)`` and ``p(a, b)`` per pair.
+        One row per pair and group (pair-major): columns ``by`` (or ``group``), ``x``,
+        ``y``, ``n``, ``rho`` and its two-sided p-value ``p``.
     """
     pairs = default_pairs(df) if pairs is None else list(pairs)
     _check(df, [c for pair in pairs for c in pair], "correlation_table")
     by = by if by in df.columns else None
     rows = []
-    for label, part in _grouped(df, by):
-        row: dict[str, object] = {by or "group": label, "n": len(part)}
-        for a, b in pairs:
-            row[f"rho({a}, {b})"], row[f"p({a}, {b})"] = spearman(part[a], part[b])
-        rows.append(row)
-    return pd.DataFrame(rows)
+    for x, y in pairs:
+        for label, part in _grouped(df, by):
+            rho, p = spearman(part[x], part[y])
+            rows.append({by or "group": label, "x": x, "y": y, "n": len(part), "rho": rho, "p": p})
+    return pd.DataFrame(rows, columns=[by or "group", "x", "y", "n", "rho", "p"])
+
+
+def rho_of(table: pd.DataFrame, x: str, y: str, group: str = ALL) -> float:
+    """Look up ``rho`` of ``(x, y)`` for ``group`` in a :func:`correlation_table`.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"group": ["all"], "x": ["a"], "y": ["b"], "n": [3], "rho": [0.5],
+    ...                   "p": [0.7]})
+    >>> rho_of(t, "a", "b")
+    0.5
+    """
+    key = table.columns[0]
+    hit = table[(table[key] == group) & (table["x"] == x) & (table["y"] == y)]
+    if hit.empty:
+        raise ValueError(f"no correlation of ({x}, {y}) for {key} {group!r} in the table")
+    return float(hit["rho"].iloc[0])
 
 
 def coverage_table(
@@ -262,14 +284,40 @@ _TITLES: dict[str, str] = {
 }
 
 
+def pivot_rho(table: pd.DataFrame) -> pd.DataFrame:
+    """Compact view of a :func:`correlation_table`: one row per pair, one column per group.
+
+    Cells hold ``rho``; column names carry the group size, e.g. ``cmc (n=18)``.
+
+    Examples
+    --------
+    >>> t = correlation_table(pd.DataFrame({"gap": [0, 1, 2], "tv_estimate": [0.1, 0.5, 0.4]}),
+    ...                       pairs=[("gap", "tv_estimate")])
+    >>> pivot_rho(t).to_dict("records")
+    [{'pair': 'gap ~ tv_estimate', 'all (n=3)': 0.5}]
+    """
+    key = table.columns[0]
+    labels = {g: f"{g} (n={n})" for g, n in zip(table[key], table["n"], strict=True)}
+    out = table.assign(pair=table["x"] + " ~ " + table["y"], column=table[key].map(labels))
+    wide = out.pivot(index="pair", columns="column", values="rho")
+    pairs = list(dict.fromkeys(out["pair"]))
+    return (
+        wide.loc[pairs, list(dict.fromkeys(out["column"]))].reset_index().rename_axis(None, axis=1)
+    )
+
+
 def to_markdown(tables: dict[str, pd.DataFrame], title: str = "Sweep report") -> str:
-    """Render the tables as Markdown sections (3 significant digits)."""
+    """Render the tables as Markdown sections (3 significant digits).
+
+    Correlation tables are shown pivoted (:func:`pivot_rho`); the long tables keep p-values.
+    """
     parts = [f"# {title}", ""]
     for name, table in tables.items():
+        shown = pivot_rho(table) if {"x", "y", "rho"} <= set(table.columns) else table
         parts += [
             f"## {_TITLES.get(name, name)}",
             "",
-            table.to_markdown(index=False, floatfmt=".3g"),
+            shown.to_markdown(index=False, floatfmt=".3g"),
             "",
         ]
     return "\n".join(parts)

@@ -150,7 +150,7 @@ def test_report_prints_tables_and_writes_figures(tmp_path, capsys):
     folder = make_results(tmp_path / "sweep")
     assert main(["report", str(folder), "--figures", str(tmp_path / "figs")]) == 0
     out = capsys.readouterr().out
-    assert "rho(gap, tv_estimate)" in out and "figure tv_vs_gap" in out
+    assert "gap ~ tv_estimate" in out and "cmc (n=6)" in out and "figure tv_vs_gap" in out
     assert (folder / "report.md").is_file()
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
         "bound_vs_error.png",

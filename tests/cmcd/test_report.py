@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,6 +15,8 @@ from cmcd.report import (
     correlation_table,
     coverage_table,
     grid_columns,
+    pivot_rho,
+    rho_of,
     spearman,
     sweep_report,
 )
@@ -76,20 +80,44 @@ def test_spearman_undefined_cases_and_bad_input():
 def test_correlation_table_per_group_and_pooled():
     df = fake_results()
     table = correlation_table(df)
-    assert list(table["loss"]) == [*LOSSES, "all"]
-    assert list(table["n"]) == [18, 18, 18, 18, 72]
+    pairs = [
+        ("gap", "tv_estimate"),
+        ("gap", "tv_joint_estimate"),
+        ("gap", "disagreement"),
+        ("gap", "target_error"),
+        ("tv_estimate", "target_error"),
+        ("tv_joint_estimate", "target_error"),
+        ("disagreement", "target_error"),
+    ]
+    assert list(zip(table["x"], table["y"], strict=True)) == [p for p in pairs for _ in range(5)]
+    assert list(table["loss"][:5]) == [*LOSSES, "all"]
+    assert list(table["n"][:5]) == [18, 18, 18, 18, 72]
     for loss in LOSSES:
         part = df[df["loss"] == loss]
-        row = table.set_index("loss").loc[loss]
         np.testing.assert_allclose(
-            row["rho(gap, tv_estimate)"],
+            rho_of(table, "gap", "tv_estimate", loss),
             naive_spearman(part["gap"], part["tv_estimate"]),
             rtol=1e-10,
         )
     np.testing.assert_allclose(
-        table.iloc[-1]["rho(tv_estimate, target_error)"],
+        rho_of(table, "tv_estimate", "target_error"),
         naive_spearman(df["tv_estimate"], df["target_error"]),
         rtol=1e-10,
+    )
+    assert np.isnan(rho_of(table, "gap", "disagreement"))  # a constant column
+    with pytest.raises(ValueError, match="no correlation of"):
+        rho_of(table, "gap", "seed")
+
+
+def test_pivot_shows_rho_per_pair_and_group():
+    table = correlation_table(fake_results())
+    wide = pivot_rho(table)
+    assert list(wide.columns) == ["pair", *(f"{g} (n=18)" for g in LOSSES), "all (n=72)"]
+    assert wide["pair"].iloc[0] == "gap ~ tv_estimate"
+    np.testing.assert_allclose(
+        wide.set_index("pair").loc["tv_estimate ~ target_error", "l2 (n=18)"],
+        rho_of(table, "tv_estimate", "target_error", "l2"),
+        rtol=0,
     )
 
 
@@ -191,7 +219,9 @@ def test_sweep_report_writes_markdown_and_figures(tmp_path):
     assert text == report.markdown
     rho = naive_spearman(df["gap"], df["tv_estimate"])
     assert f"{rho:.3g}" in text
-    assert "rho(gap, tv_estimate)" in text and "bound<target_error" in text
+    assert re.search(rf"\|\s*gap ~ tv_estimate\s*\|.*\|\s*{rho:.3g}\s*\|", text)
+    assert "all (n=72)" in text and "cmc (n=18)" in text
+    assert "bound<target_error" in text
 
 
 def test_sweep_report_without_gap_or_loss(tmp_path):
@@ -200,7 +230,8 @@ def test_sweep_report_without_gap_or_loss(tmp_path):
     df.to_csv(tmp_path / "results.csv", index=False)
     report = sweep_report(tmp_path)
     assert sorted(report.figures) == ["bound_vs_error", "error_vs_tv"]
-    assert list(report.tables["correlations"]["group"]) == ["all"]
+    table = report.tables["correlations"]
+    assert list(table["group"]) == ["all"] * 3 and set(table["y"]) == {"target_error"}
     assert list(report.tables["means"]["pair"]) == ["fac-zer", "pix-fou", "kar-mor", "zer-fac"]
 
 
