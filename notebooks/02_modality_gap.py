@@ -1,0 +1,141 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Controlled modality gap: does latent TV track the target error, do the bounds hold?
+#
+# **Figures.** `figures/modality_gap_examples.png`: one Fashion-MNIST image under every
+# target-modality family at growing gap. Then, for each controlled-gap sweep (`digits`,
+# `fashion`): `figures/gap_sweep_{name}_tv_vs_gap.png` (estimated teacher/student latent TV
+# against the gap, per distillation loss), `..._error_vs_tv.png` (measured target error
+# against that TV) and `..._bound_vs_error.png` (the estimated bound and the certified bound
+# against the measured errors: the theory-vs-practice plot).
+#
+# **Question.** As the target modality moves away from the source, does the estimated TV
+# between teacher and student latents rise, does it track the target error, and do the
+# bounds sit above the errors they bound?
+#
+# **Data.** Full mode reads `benchmarks/results/gap_sweep_digits.csv` and
+# `gap_sweep_fashion.csv`, written by
+# `python benchmarks/gap_sweeps.py --only digits fashion` (the sweeps of
+# `configs/sweep_{digits,fashion}_gap.yaml`; hours on 2 cores, resumable). Fast mode
+# (`CMCD_FAST=1`) runs a 6-run sweep on the `synthetic` dataset here instead.
+#
+# **Regenerate.** `make figures` or `python -m cmcd.notebooks --full 02_modality_gap`;
+# `make notebooks` runs the fast mode.
+
+# %%
+import numpy as np
+from IPython.display import Image, display
+
+from cmcd.data import FASHION_ROOT, load_fashion_mnist, plot_modality_gap_examples
+from cmcd.notebooks import notebook_context
+from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv, plot_tv_vs_gap
+from cmcd.report import condition_means, correlation_table, coverage_table
+from cmcd.sweep import parse_sweep, read_results, run_sweep
+
+ctx = notebook_context("02_modality_gap")
+print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
+
+# %% [markdown]
+# ## What the gap does to an image
+#
+# Each row is a family of target modalities (`cmcd.data.GAP_FAMILIES`), each column a gap;
+# gap 0 is the source image itself. Fast mode uses a scikit-learn digit.
+
+# %%
+if ctx.fast or not FASHION_ROOT.exists():
+    from sklearn.datasets import load_digits
+
+    image = load_digits().images[0] / 16.0
+else:
+    image = load_fashion_mnist()[0][0].astype(float) / 255.0
+fig = plot_modality_gap_examples(np.asarray(image), seed=0)
+display(Image(filename=str(ctx.save(fig, "modality_gap_examples"))))
+
+# %% [markdown]
+# ## The sweep results
+#
+# One row per run (gap x loss x seed): `tv_estimate` is the classifier estimate of the
+# marginal TV between teacher and student test latents; `bound` = source error + label-aware
+# TV estimate (an estimate, not a guarantee); `certified_bound` holds for `transfer_error`
+# with probability 95% (see `bounds.generalization`).
+
+# %%
+FAST_SWEEP = {
+    "data": {"name": "synthetic", "n_samples": 600},
+    "model": {"hidden": [32], "latent_dim": 8, "projection_dim": 8},
+    "pretrain": {"epochs": 3, "batch_size": 128},
+    "distill": {"epochs": 3, "batch_size": 128},
+    "finetune": {"labels_per_class": 5},
+    "grid": {"data.gap": [0.0, 0.5, 1.0], "distill.loss": ["cmc", "l2"], "seed": [0]},
+    "bound": {"tv_kwargs": {"candidates": ["logistic"]}},
+}
+
+if ctx.fast:
+    sweep = parse_sweep(FAST_SWEEP)
+    outcome = run_sweep(sweep, ctx.work_dir / "sweeps" / sweep.sweep_id, progress=False)
+    if outcome.failed:
+        raise RuntimeError(f"sweep runs failed: {outcome.failed}")
+    sweeps = {"synthetic": outcome.results}
+else:
+    results_dir = ctx.root / "benchmarks" / "results"
+    sweeps = {
+        name: read_results(results_dir / f"gap_sweep_{name}.csv")
+        for name in ("digits", "fashion")
+        if (results_dir / f"gap_sweep_{name}.csv").is_file()
+    }
+    if not sweeps:
+        raise FileNotFoundError(f"no gap sweep results in {results_dir}: see the first cell")
+for name, df in sweeps.items():
+    ctx.record(df, f"gap_sweep_{name}")
+    gaps, losses = sorted(df["gap"].unique().tolist()), df["loss"].unique().tolist()
+    print(f"{name}: {len(df)} runs, gaps {gaps}, losses {losses}")
+
+# %% [markdown]
+# ## Correlations and bound failures
+#
+# Spearman correlations over runs, per loss and pooled; then the number of runs whose bound
+# sits below the measured error (a bound below its error has failed there).
+
+# %%
+for name, df in sweeps.items():
+    print(f"### {name}")
+    display(correlation_table(df).round(3))
+    display(coverage_table(df))
+
+# %% [markdown]
+# ## Figures
+#
+# TV against the gap (mean and standard deviation over seeds), target error against TV, and
+# the bounds against the measured errors (a point under the dashed diagonal is a bound that
+# fell below its error).
+
+# %%
+PLOTS = {
+    "tv_vs_gap": lambda df: plot_tv_vs_gap(df, hue="loss"),
+    "error_vs_tv": lambda df: plot_error_vs_tv(df, hue="loss"),
+    "bound_vs_error": plot_bound_vs_error,
+}
+for name, df in sweeps.items():
+    for kind, plot in PLOTS.items():
+        display(Image(filename=str(ctx.save(plot(df), f"gap_sweep_{name}_{kind}"))))
+
+# %% [markdown]
+# ## Seed-averaged conditions
+
+# %%
+COLS = ["gap", "loss", "runs", "tv_estimate", "target_error", "transfer_error", "bound"]
+for name, df in sweeps.items():
+    print(f"### {name}")
+    display(condition_means(df)[[*COLS, "certified_bound"]].round(3))

@@ -1,0 +1,153 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 03 · Methods on mfeat view pairs, with the latent TV of each pair
+#
+# **Figures.** `figures/mfeat_methods.png`: target accuracy of every method (CMD, CMC,
+# CMD+CMC, L2 and CRD distillation, FT(target), SSL(target)->FT(target) and the classical
+# cross-view references) on each mfeat view pair, mean ± std over seeds, with the estimated
+# teacher/student latent TV of each pair drawn under the bars. From the view-pair sweep:
+# `figures/gap_sweep_mfeat_error_vs_tv.png`, `..._bound_vs_error.png` and
+# `..._pairs_error_vs_tv.png` (seed-averaged pairs: does TV order their target errors?).
+#
+# **Question.** Which methods win on which view pairs, and are the pairs with the larger
+# latent TV the ones where the target error is higher?
+#
+# **Data.** Full mode reads `benchmarks/results/mfeat_methods.csv`, written by
+# `python benchmarks/mfeat_methods.py` (6 pairs x 5 seeds x 7 methods + references; hours),
+# and the TV per pair from `benchmarks/results/gap_sweep_mfeat.csv`, written by
+# `python benchmarks/gap_sweeps.py --only mfeat` (`configs/sweep_mfeat_pairs.yaml`). Fast mode
+# (`CMCD_FAST=1`) runs 3 methods on 2 pairs with tiny models here (no classical references:
+# they take minutes) and estimates the TV of those runs.
+#
+# **Regenerate.** `make figures` or `python -m cmcd.notebooks --full 03_mfeat_methods`;
+# `make notebooks` runs the fast mode.
+
+# %%
+from types import SimpleNamespace
+
+import pandas as pd
+import yaml
+from IPython.display import Image, display
+
+from bounds.generalization import bound_from_run
+from cmcd.method_plots import method_summary, pair_tv, plot_method_comparison
+from cmcd.notebooks import import_benchmark, notebook_context
+from cmcd.pipeline import run
+from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv
+from cmcd.report import condition_means, correlation_table
+from cmcd.sweep import METRIC_COLUMNS
+
+ctx = notebook_context("03_mfeat_methods")
+bench = import_benchmark("mfeat_methods")
+print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
+
+# %% [markdown]
+# ## Fast mode: a few runs of the benchmark's own configs
+#
+# The configs come from `benchmarks/configs/mfeat_methods.yaml` through the benchmark's
+# `method_config`, shrunk (tiny encoders, 3 epochs). Each distilled run's latents then give
+# the bound terms, TV included (`bounds.generalization.bound_from_run`, logistic domain
+# classifier only, for speed).
+
+# %%
+FAST = {
+    "pairs": [("fac", "zer"), ("fac", "mor")],
+    "seeds": [0],
+    "methods": ["cmc", "l2", "FT(target)"],
+    "override": [
+        ("model.hidden", [64]),
+        ("model.latent_dim", 16),
+        ("model.projection_dim", 16),
+        ("pretrain.epochs", 3),
+        ("distill.epochs", 3),
+    ],
+}
+
+
+def fast_runs(work):
+    """Accuracy rows (the benchmark's CSV schema) and bound rows (a sweep's schema)."""
+    spec = yaml.safe_load((ctx.root / "benchmarks/configs/mfeat_methods.yaml").read_text())
+    args = SimpleNamespace(evaluate_on="test", override=FAST["override"])
+    acc, tv = [], []
+    for (source, target), seed, method in (
+        (p, s, m) for p in FAST["pairs"] for s in FAST["seeds"] for m in FAST["methods"]
+    ):
+        cfg = bench.method_config(spec, (source, target), seed, method, args)
+        run_dir = work / f"{source}-{target}" / f"seed{seed}" / method
+        result = run(cfg, run_dir, progress=False, cache_dir=work / "cache")
+        keys = {"source": source, "target": target, "seed": seed}
+        acc.append({**keys, "method": method, "target_accuracy": result["target_accuracy"]})
+        if cfg["distill"]["loss"] != "none":
+            report = bound_from_run(
+                run_dir, random_state=seed, tv_kwargs={"candidates": ["logistic"]}
+            )
+            terms = {k: v for k, v in report.to_dict().items() if k in METRIC_COLUMNS}
+            tv.append({**keys, "loss": method, **terms})
+    return pd.DataFrame(acc), pd.DataFrame(tv)
+
+
+if ctx.fast:
+    accuracy, pair_runs = fast_runs(ctx.work_dir / "runs")
+else:
+    results = ctx.root / "benchmarks" / "results"
+    accuracy = pd.read_csv(results / "mfeat_methods.csv")
+    sweep_csv = results / "gap_sweep_mfeat.csv"
+    pair_runs = pd.read_csv(sweep_csv) if sweep_csv.is_file() else None
+ctx.record(accuracy, "mfeat_methods")
+if pair_runs is not None:
+    ctx.record(pair_runs, "pair_runs")
+print(f"{len(accuracy)} accuracy rows; {0 if pair_runs is None else len(pair_runs)} TV rows")
+
+# %% [markdown]
+# ## The paper-style table
+#
+# Mean ± std target accuracy (%) over seeds per view pair (the benchmark's `summarise`), then
+# the estimated latent TV per pair and loss.
+
+# %%
+bench.summarise(accuracy)
+
+# %%
+tv = None if pair_runs is None else pair_tv(pair_runs)
+tv if tv is None else tv.round(3)
+
+# %% [markdown]
+# ## Method comparison, with the TV of each pair
+
+# %%
+summary = method_summary(accuracy)
+ctx.record(summary, "mfeat_methods_summary")
+path = ctx.save(plot_method_comparison(summary, tv), "mfeat_methods")
+Image(filename=str(path))
+
+# %% [markdown]
+# ## Does the TV of a pair order its target error?
+#
+# Per run (colour = loss), and per pair with seeds averaged (colour = pair); then the
+# bounds against the measured errors. Spearman correlations over runs and over pairs below.
+
+# %%
+if pair_runs is not None:
+    runs = pair_runs.assign(pair=pair_runs["source"] + "->" + pair_runs["target"])
+    pairs = condition_means(runs.drop(columns=["source", "target"]))
+    figs = {
+        "error_vs_tv": plot_error_vs_tv(runs, hue="loss"),
+        "bound_vs_error": plot_bound_vs_error(runs),
+        "pairs_error_vs_tv": plot_error_vs_tv(pairs, hue="pair"),
+    }
+    for kind, fig in figs.items():
+        display(Image(filename=str(ctx.save(fig, f"gap_sweep_mfeat_{kind}"))))
+    display(correlation_table(runs, pairs=[("tv_estimate", "target_error")]).round(3))
+    display(correlation_table(pairs, pairs=[("tv_estimate", "target_error")]).round(3))
