@@ -201,7 +201,9 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 def _add_bound(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "path", help="a run folder (features.npz, result.json), a sweep folder or its results.csv"
+        "path",
+        help="a run folder (features.npz, result.json): computes every term; or a sweep folder "
+        "or its results.csv: shows the stored bound columns (the options below do not apply)",
     )
     p.add_argument("--tv-method", default="classifier", help="TV estimator (bounds.METHODS)")
     p.add_argument("--alpha", type=float, default=0.05, help="miscoverage of certified terms")

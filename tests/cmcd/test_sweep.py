@@ -21,6 +21,7 @@ from cmcd.sweep import (
     RunTask,
     parse_sweep,
     read_results,
+    run_one,
     run_sweep,
     short_names,
     valid_grid_keys,
@@ -128,6 +129,15 @@ def test_unknown_grid_key_lists_valid_keys():
     with pytest.raises(ValueError) as info:
         parse_sweep(_spec(**{"data.gapp": [0.1]}))
     assert "data.gap" in str(info.value) and "distill.loss" in str(info.value)
+
+
+def test_run_one_reports_a_failing_run_without_raising(tmp_path):
+    cfg = resolve_config({"data": {"name": "digits", "n_samples": 5000}})
+    task = RunTask("abc", cfg, {"seed": 0}, str(tmp_path / "run"), str(tmp_path / "c"), {})
+    row = run_one(task)
+    assert row["run_id"] == "abc"
+    assert row["error"].startswith("ValueError: n_samples must be at most 1797")
+    assert "Traceback" in (tmp_path / "run" / "error.txt").read_text()
 
 
 # ------------------------------------------------------------------------ the folder
