@@ -7,7 +7,8 @@ and a rerun skips finished rows. The classical references run on the same splits
 Usage::
 
     python benchmarks/mfeat_methods.py                      # test split, the full table
-    python benchmarks/mfeat_methods.py --evaluate-on validation --out benchmarks/results/mfeat_val.csv
+    python benchmarks/mfeat_methods.py --evaluate-on validation \
+        --out benchmarks/results/mfeat_val.csv
     python benchmarks/mfeat_methods.py --quick               # 1 pair, 1 seed, few epochs
 """
 
@@ -49,14 +50,19 @@ def method_config(spec: dict, pair: tuple[str, str], seed: int, method: str, arg
     cfg = set_dotted(cfg, "data.target", pair[1])
     cfg = set_dotted(cfg, "seed", seed)
     cfg = set_dotted(cfg, "evaluate_on", args.evaluate_on)
-    for key, value in (args.override or []):
+    for key, value in args.override or []:
         cfg = set_dotted(cfg, key, value)
     return resolve_config(cfg)
 
 
 def reference_rows(pair: tuple[str, str], seed: int, evaluate_on: str) -> list[dict]:
-    cfg = resolve_config({"data": {"name": "mfeat", "source": pair[0], "target": pair[1]},
-                          "seed": seed, "evaluate_on": evaluate_on})
+    cfg = resolve_config(
+        {
+            "data": {"name": "mfeat", "source": pair[0], "target": pair[1]},
+            "seed": seed,
+            "evaluate_on": evaluate_on,
+        }
+    )
     ds = load_dataset(seed=seed, **cfg["data"])
     splits = make_splits(ds, cfg, seed)
     flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
@@ -66,8 +72,9 @@ def reference_rows(pair: tuple[str, str], seed: int, evaluate_on: str) -> list[d
     for name, fn in CLASSICAL_REFERENCES.items():
         start = time.perf_counter()
         acc = fn(xs, xt, ds.y, splits.paired, splits.labeled, splits.evaluation, seed=seed)
-        rows.append({"method": name, "target_accuracy": acc,
-                     "seconds": time.perf_counter() - start})
+        rows.append(
+            {"method": name, "target_accuracy": acc, "seconds": time.perf_counter() - start}
+        )
     return rows
 
 
@@ -75,7 +82,7 @@ def _done(out: Path) -> set[tuple]:
     if not out.is_file():
         return set()
     df = pd.read_csv(out)
-    return set(zip(df["source"], df["target"], df["seed"], df["method"]))
+    return set(zip(df["source"], df["target"], df["seed"], df["method"], strict=True))
 
 
 def _append(out: Path, row: dict) -> None:
@@ -98,8 +105,13 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/mfeat_methods"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--methods", nargs="*")
-    parser.add_argument("--set", dest="override", action="append", type=lambda s: (
-        s.split("=", 1)[0], yaml.safe_load(s.split("=", 1)[1])), help="KEY=VALUE for every run")
+    parser.add_argument(
+        "--set",
+        dest="override",
+        action="append",
+        type=lambda s: (s.split("=", 1)[0], yaml.safe_load(s.split("=", 1)[1])),
+        help="KEY=VALUE for every run",
+    )
     args = parser.parse_args()
     spec = yaml.safe_load(CONFIG.read_text())
     pairs = [tuple(p) for p in spec["pairs"]]
@@ -123,12 +135,17 @@ def main() -> None:
         cfg = method_config(spec, pair, seed, method, args)
         run_dir = args.runs / args.evaluate_on / f"{pair[0]}-{pair[1]}" / f"seed{seed}" / method
         start = time.perf_counter()
-        result = run(cfg, run_dir, progress=False,
-                     cache_dir=args.runs / args.evaluate_on / "cache")
-        _append(args.out, {**base, "method": method,
-                           "target_accuracy": result["target_accuracy"],
-                           "source_accuracy": result["source_accuracy"],
-                           "seconds": time.perf_counter() - start})
+        result = run(cfg, run_dir, progress=False, cache_dir=args.runs / args.evaluate_on / "cache")
+        _append(
+            args.out,
+            {
+                **base,
+                "method": method,
+                "target_accuracy": result["target_accuracy"],
+                "source_accuracy": result["source_accuracy"],
+                "seconds": time.perf_counter() - start,
+            },
+        )
     table = summarise(pd.read_csv(args.out))
     print(table.to_string())
     args.out.with_suffix(".md").write_text(table.to_markdown() + "\n")

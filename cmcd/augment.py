@@ -13,19 +13,19 @@ views on every device.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 
 def augment_vector(x: Tensor, noise: float, mask: float, generator: torch.Generator) -> Tensor:
-    """SCARF corruption with probability ``mask`` per feature, then N(0, noise^2) noise.
+    r"""SCARF corruption with probability ``mask`` per feature, then N(0, noise^2) noise.
 
-    .. math:: \\tilde x_{ij} = (1 - m_{ij}) x_{ij} + m_{ij} x_{\\pi_{ij} j} + \\sigma
-              \\varepsilon_{ij}, \\quad m_{ij} \\sim \\mathrm{Bernoulli}(p)
+    .. math:: \tilde x_{ij} = (1 - m_{ij}) x_{ij} + m_{ij} x_{\pi_{ij} j} + \sigma
+              \varepsilon_{ij}, \quad m_{ij} \sim \mathrm{Bernoulli}(p)
 
-    where :math:`\\pi_{ij}` is a uniformly drawn row of the batch.
+    where :math:`\pi_{ij}` is a uniformly drawn row of the batch.
 
     References
     ----------

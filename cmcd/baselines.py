@@ -15,7 +15,7 @@ Hyper-parameters (components, widths, C) are our choice, fixed, not tuned on the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from sklearn.cross_decomposition import CCA
@@ -35,8 +35,13 @@ def _probe_accuracy(
 
 
 def raw_logistic(
-    x_source: np.ndarray, x_target: np.ndarray, y: np.ndarray, paired: np.ndarray,
-    labeled: np.ndarray, evaluation: np.ndarray, seed: int = 0,
+    x_source: np.ndarray,
+    x_target: np.ndarray,
+    y: np.ndarray,
+    paired: np.ndarray,
+    labeled: np.ndarray,
+    evaluation: np.ndarray,
+    seed: int = 0,
 ) -> float:
     """Logistic regression on the raw target view, trained on the labeled rows only.
 
@@ -53,12 +58,18 @@ def raw_logistic(
 
 
 def cca_logistic(
-    x_source: np.ndarray, x_target: np.ndarray, y: np.ndarray, paired: np.ndarray,
-    labeled: np.ndarray, evaluation: np.ndarray, seed: int = 0, n_components: int = 10,
+    x_source: np.ndarray,
+    x_target: np.ndarray,
+    y: np.ndarray,
+    paired: np.ndarray,
+    labeled: np.ndarray,
+    evaluation: np.ndarray,
+    seed: int = 0,
+    n_components: int = 10,
 ) -> float:
-    """CCA on the unlabeled pairs, then logistic regression on the target's canonical scores.
+    r"""CCA on the unlabeled pairs, then logistic regression on the target's canonical scores.
 
-    .. math:: \\max_{a, b} \\operatorname{corr}(a^\\top x_A, b^\\top x_B)
+    .. math:: \max_{a, b} \operatorname{corr}(a^\top x_A, b^\top x_B)
 
     ``n_components`` is capped by the smaller view dimension.
     """
@@ -69,20 +80,27 @@ def cca_logistic(
 
 
 def pca_regression_logistic(
-    x_source: np.ndarray, x_target: np.ndarray, y: np.ndarray, paired: np.ndarray,
-    labeled: np.ndarray, evaluation: np.ndarray, seed: int = 0, n_components: int = 32,
+    x_source: np.ndarray,
+    x_target: np.ndarray,
+    y: np.ndarray,
+    paired: np.ndarray,
+    labeled: np.ndarray,
+    evaluation: np.ndarray,
+    seed: int = 0,
+    n_components: int = 32,
 ) -> float:
-    """Regress the target view onto a PCA latent of the source view, then a linear probe.
+    r"""Regress the target view onto a PCA latent of the source view, then a linear probe.
 
-    .. math:: \\min_f \\sum_{i \\in S_{AB}} \\| f(x_B^i) - P x_A^i \\|^2, \\quad P = \\text{PCA}_k
+    .. math:: \min_f \sum_{i \in S_{AB}} \| f(x_B^i) - P x_A^i \|^2, \quad P = \text{PCA}_k
 
     The regressor is an MLP (two hidden layers of 256, early stopping on 10% of the pairs).
     """
     k = min(n_components, x_source.shape[1], len(paired) - 1)
     pca = PCA(n_components=k, random_state=seed).fit(x_source[paired])
     z_teacher = pca.transform(x_source[paired])
-    reg = MLPRegressor(hidden_layer_sizes=(256, 256), max_iter=500, early_stopping=True,
-                       random_state=seed)
+    reg = MLPRegressor(
+        hidden_layer_sizes=(256, 256), max_iter=500, early_stopping=True, random_state=seed
+    )
     reg.fit(x_target[paired], z_teacher)
     return _probe_accuracy(reg.predict(x_target), y, labeled, evaluation, seed)
 

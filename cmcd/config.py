@@ -72,7 +72,7 @@ DOCS: dict[str, str] = {
     "model.source_arch": "encoder for the source view: auto (by view kind), mlp or cnn",
     "model.target_arch": "encoder for the target view: auto (by view kind), mlp or cnn",
     "model.projection_dim": "output width of the SSL projection head",
-    "pretrain.epochs": "epochs of SimCLR-style pre-training (source teacher; target with target_ssl)",
+    "pretrain.epochs": "epochs of SimCLR pre-training (source teacher; target with target_ssl)",
     "pretrain.batch_size": "SSL batch size (2x views per step)",
     "pretrain.lr": "AdamW learning rate for SSL",
     "pretrain.weight_decay": "AdamW weight decay for SSL",
@@ -112,7 +112,8 @@ def _merge(base: dict[str, Any], update: dict[str, Any], prefix: str) -> dict[st
     out = copy.deepcopy(base)
     for key, value in update.items():
         dotted = f"{prefix}{key}"
-        if key not in base and not (prefix == "data." or dotted == "distill.params"):
+        free_form = prefix == "data." or dotted == "distill.params"
+        if key not in base and not free_form:
             valid = ", ".join(sorted(base))
             where = f"section '{prefix[:-1]}'" if prefix else "the top level"
             raise ValueError(f"unknown config key '{dotted}' in {where}; valid keys: {valid}")

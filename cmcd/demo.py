@@ -31,7 +31,7 @@ DEMO_METHODS: dict[str, dict] = {
 
 
 def demo_config(method: str, epochs: int = 60) -> dict:
-    """The demo's run config for one method (small epochs to stay fast)."""
+    """Return the demo's run config for one method (small epochs to stay fast)."""
     cfg = {
         "data": {"name": "mfeat", "source": "fac", "target": "zer"},
         "pretrain": {"epochs": epochs},
@@ -48,22 +48,38 @@ def run_mfeat_demo(out_dir: Path, epochs: int = 60, progress: bool = True) -> pd
     """Run each demo method and estimate the latent TV; return one row per method."""
     rows = []
     for method in DEMO_METHODS:
-        result = run(demo_config(method, epochs), out_dir / method, progress=progress,
-                     cache_dir=out_dir / "cache")
+        result = run(
+            demo_config(method, epochs),
+            out_dir / method,
+            progress=progress,
+            cache_dir=out_dir / "cache",
+        )
         with np.load(out_dir / method / "features.npz", allow_pickle=False) as f:
             tv = estimate_tv(f["z_source_test"], f["z_target_test"], random_state=0)
-        rows.append({"method": method, "target_accuracy": result["target_accuracy"],
-                     "source_accuracy": result["source_accuracy"], "tv_estimate": tv.estimate,
-                     "tv_lower": tv.lower, "seconds": sum(result["timings"].values())})
+        rows.append(
+            {
+                "method": method,
+                "target_accuracy": result["target_accuracy"],
+                "source_accuracy": result["source_accuracy"],
+                "tv_estimate": tv.estimate,
+                "tv_lower": tv.lower,
+                "seconds": sum(result["timings"].values()),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def plot_mfeat_demo(table: pd.DataFrame, path: Path) -> None:
     """Bar chart of target accuracy and latent TV per method."""
-    long = table.melt(id_vars="method", value_vars=["target_accuracy", "tv_estimate"],
-                      var_name="quantity", value_name="value")
-    long["quantity"] = long["quantity"].map({"target_accuracy": "target accuracy",
-                                             "tv_estimate": "TV(teacher, student latents)"})
+    long = table.melt(
+        id_vars="method",
+        value_vars=["target_accuracy", "tv_estimate"],
+        var_name="quantity",
+        value_name="value",
+    )
+    long["quantity"] = long["quantity"].map(
+        {"target_accuracy": "target accuracy", "tv_estimate": "TV(teacher, student latents)"}
+    )
     fig, ax = plt.subplots(figsize=(6, 3.5))
     sns.barplot(data=long, x="quantity", y="value", hue="method", ax=ax)
     ax.set_xlabel("")

@@ -31,9 +31,9 @@ class ProbedEncoder(nn.Module):
 
 
 def linear_probe(z: np.ndarray, y: np.ndarray, n_classes: int, C: float, seed: int) -> nn.Linear:
-    """Fit a multinomial logistic regression on latents and return it as an ``nn.Linear``.
+    r"""Fit a multinomial logistic regression on latents and return it as an ``nn.Linear``.
 
-    .. math:: \\min_{W, b} \\sum_i -\\log \\mathrm{softmax}(W z_i + b)_{y_i} + \\frac{1}{2C}\\|W\\|^2
+    .. math:: \min_{W, b} \sum_i -\log \mathrm{softmax}(W z_i + b)_{y_i} + \frac{1}{2C}\|W\|^2
 
     Classes absent from ``y`` get a zero weight row and a very negative bias.
     """

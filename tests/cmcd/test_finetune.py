@@ -36,7 +36,7 @@ def test_full_finetuning_fits_the_labeled_rows():
     before = [p.clone() for p in encoder.parameters()]
     model = finetune(encoder, x, y, n_classes=2, epochs=200, lr=1e-2, C=1.0, seed=0)
     assert accuracy(model, x, y) == 1.0
-    assert any(not torch.equal(a, b) for a, b in zip(before, encoder.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, encoder.parameters(), strict=True))
 
 
 def test_zero_epochs_leaves_the_encoder_unchanged():
@@ -44,5 +44,5 @@ def test_zero_epochs_leaves_the_encoder_unchanged():
     before = [p.clone() for p in encoder.parameters()]
     x, y = torch.randn(20, 4), torch.arange(20) % 2
     finetune(encoder, x, y, n_classes=2, epochs=0, lr=1e-2, C=1.0, seed=0)
-    for a, b in zip(before, encoder.parameters()):
+    for a, b in zip(before, encoder.parameters(), strict=True):
         torch.testing.assert_close(a, b)

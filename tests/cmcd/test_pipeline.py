@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,8 +44,14 @@ def test_features_are_unit_norm_latents_of_the_right_rows(tiny_run):
     out, result = tiny_run
     with np.load(out / "features.npz", allow_pickle=False) as f:
         z = {k: f[k] for k in f.files}
-    assert set(z) == {"z_source_train", "z_target_train", "y_train", "z_source_test",
-                      "z_target_test", "y_test"}
+    assert set(z) == {
+        "z_source_train",
+        "z_target_train",
+        "y_train",
+        "z_source_test",
+        "z_target_test",
+        "y_test",
+    }
     assert z["z_source_train"].shape == (result["n_labeled"], 16)
     assert z["z_target_test"].shape == (result["n_eval"], 16)
     np.testing.assert_allclose(np.linalg.norm(z["z_target_test"], axis=1), 1.0, atol=1e-5)
@@ -73,8 +78,11 @@ def test_rerun_reuses_checkpoints_and_does_not_retrain(tiny_run):
 
 
 def test_a_killed_run_resumes_from_its_finished_step(tmp_path):
-    cfg = {**TINY, "pretrain": {"epochs": 3, "batch_size": 64},
-           "distill": {"loss": "cmd", "epochs": 4000, "batch_size": 64}}
+    cfg = {
+        **TINY,
+        "pretrain": {"epochs": 3, "batch_size": 64},
+        "distill": {"loss": "cmd", "epochs": 4000, "batch_size": 64},
+    }
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     out = tmp_path / "out"
@@ -99,9 +107,23 @@ def test_cli_run_with_overrides(tmp_path):
     cfg_path.write_text(yaml.safe_dump(TINY))
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "cmcd", "run", str(cfg_path), "--set", "distill.loss=l2",
-         "--set", "seed=1", "--out", str(out), "--no-progress"],
-        capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            "-m",
+            "cmcd",
+            "run",
+            str(cfg_path),
+            "--set",
+            "distill.loss=l2",
+            "--set",
+            "seed=1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "result.json").read_text())
