@@ -31,11 +31,13 @@ bench: setup
 	$(BIN)/python benchmarks/tv_accuracy.py
 	$(BIN)/python benchmarks/tv_speed.py
 
+# Fast mode (CMCD_FAST=1): small grids, tiny epochs; figures under runs/notebooks/fast/.
 notebooks: setup
-	@echo "notebooks: not yet written (see the notebooks issue)"
+	$(BIN)/python -m cmcd.notebooks --fast
 
+# Full mode: rewrites the committed figures/*.png from benchmarks/results/*.csv (+ cheap runs).
 figures: setup
-	@echo "figures: not yet written (see the notebooks issue)"
+	$(BIN)/python -m cmcd.notebooks --full
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
