@@ -33,6 +33,13 @@ from cmcd._device import select_device
 from cmcd.augment import AUGMENTATIONS
 from cmcd.config import config_hash, resolve_config
 from cmcd.data import PairedDataset, ViewSpec, load_dataset
+from cmcd.distributed import (
+    broadcast_from_main,
+    check_global_batch,
+    is_main_process,
+    process_group,
+    run_on_main,
+)
 from cmcd.finetune import accuracy, finetune
 from cmcd.losses import make_distill_loss
 from cmcd.models import ProjectionHead, build_encoder
@@ -110,18 +117,27 @@ def _save_atomic(obj: dict[str, Any], path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _load_checkpoint(path: Path) -> dict[str, Any] | None:
+    return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+
+
+def _save_checkpoint(path: Path, module: nn.Module, history: list[float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save_atomic({"model": module.state_dict(), "history": torch.tensor(history)}, path)
+
+
 def cached_step(path: Path, module: nn.Module, compute: Callable[[], list[float]]) -> list[float]:
     """Load ``module`` from ``path`` if a finished checkpoint exists, else train and save it.
 
     Checkpoints are read with ``torch.load(..., weights_only=True)`` (no arbitrary unpickling).
+    Under torchrun only rank 0 reads (and sends the state to the other ranks) and writes.
     """
-    if path.is_file():
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    state = broadcast_from_main(lambda: _load_checkpoint(path))
+    if state is not None:
         module.load_state_dict(state["model"])
         return [float(v) for v in state["history"]]
     history = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic({"model": module.state_dict(), "history": torch.tensor(history)}, path)
+    run_on_main(lambda: _save_checkpoint(path, module, history))
     return history
 
 
@@ -177,12 +193,28 @@ def run(
     -------
     dict
         The content of ``result.json``.
+
+    Notes
+    -----
+    Under ``torchrun`` each process joins the process group (:mod:`cmcd.distributed`),
+    ``pretrain.batch_size`` and ``distill.batch_size`` are global batches split across the
+    processes, and only rank 0 reads and writes checkpoints, ``result.json`` and
+    ``features.npz`` (and runs step 3); every rank returns the same result.
     """
     cfg = resolve_config(config)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = Path(cache_dir) if cache_dir is not None else out / "checkpoints"
-    device = select_device(cfg["device"])
+    with process_group(select_device(cfg["device"])) as device:
+        for section in ("pretrain", "distill"):
+            check_global_batch(cfg[section]["batch_size"], f"{section}.batch_size")
+        return _run_steps(cfg, out, ckpt, device, progress and is_main_process())
+
+
+def _run_steps(
+    cfg: dict[str, Any], out: Path, ckpt: Path, device: torch.device, progress: bool
+) -> dict[str, Any]:
+    """Run steps 1-3 of :func:`run` on ``device`` (this process's device under torchrun)."""
     seed = int(cfg["seed"])
     timings: dict[str, float] = {}
 
@@ -210,8 +242,8 @@ def run(
     distill_hist = _timed(timings, "distill", lambda: _distill_step(
         cfg, teacher, student, views, splits, ckpt, seed, progress))
 
-    result = _timed(timings, "finetune", lambda: _evaluate(cfg, ds, teacher, student, views, splits,
-                                                          seed, out))
+    result = _timed(timings, "finetune", lambda: broadcast_from_main(lambda: _evaluate(
+        cfg, ds, teacher, student, views, splits, seed, out)))
     result.update({
         "run_id": config_hash(cfg), "config": cfg, "timings": timings, "device": str(device),
         "dataset": ds.name, "dataset_info": _jsonable(ds.info),
@@ -220,7 +252,7 @@ def run(
         "n_pairs": int(len(splits.paired)), "n_labeled": int(len(splits.labeled)),
         "n_eval": int(len(splits.evaluation)),
     })
-    _write_json(result, out / "result.json")
+    run_on_main(lambda: _write_json(result, out / "result.json"))
     return result
 
 

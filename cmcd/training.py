@@ -12,16 +12,30 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from cmcd.distributed import (
+    all_gather_with_grad,
+    check_global_batch,
+    data_parallel,
+    shard,
+    world_size,
+)
 from cmcd.losses import info_nce
 
 Augment = Callable[[Tensor], Tensor]
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator, drop_last: bool) -> list[Tensor]:
-    """Shuffle ``range(n)`` and cut it into batches (the last partial one kept unless tiny)."""
+def _batches(
+    n: int, batch_size: int, generator: torch.Generator, drop_last: bool, min_last: int = 2
+) -> list[Tensor]:
+    """Shuffle ``range(n)`` and cut it into batches (the last partial one kept unless tiny).
+
+    Under torchrun every rank draws the same permutation (same seed); the loops pass
+    ``min_last = 2 * world size`` so that each rank's shard of a kept last batch has the two
+    rows batch norm needs (our choice; 2 in a single process, as before).
+    """
     order = torch.randperm(n, generator=generator)
     cuts = list(order.split(batch_size))
-    if drop_last and len(cuts) > 1 and len(cuts[-1]) < max(2, batch_size // 4):
+    if drop_last and len(cuts) > 1 and len(cuts[-1]) < max(min_last, batch_size // 4):
         cuts = cuts[:-1]
     return cuts
 
@@ -59,28 +73,38 @@ def pretrain_ssl(
     list of float
         Mean loss per epoch.
 
+    Notes
+    -----
+    Under torchrun (see :mod:`cmcd.distributed`) ``batch_size`` is the global batch: every
+    rank augments the whole global batch (so the views equal the single-process ones), encodes
+    its shard under DistributedDataParallel, and the NT-Xent loss runs on the gathered views.
+
     References
     ----------
     Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations", 2020.
     """
+    check_global_batch(batch_size)
     generator = torch.Generator().manual_seed(seed)
     params = list(encoder.parameters()) + list(head.parameters())
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     encoder.train()
     head.train()
     history = []
-    for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
-        total, count = 0.0, 0
-        for idx in _batches(len(x), batch_size, generator, drop_last=True):
-            xb = x[idx.to(x.device)]
-            z1 = head(encoder(augment(xb, generator)))
-            z2 = head(encoder(augment(xb, generator)))
-            loss = info_nce(z1, z2, temperature=temperature)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, count = total + loss.item() * len(idx), count + len(idx)
-        history.append(total / max(count, 1))
+    with data_parallel(encoder) as enc, data_parallel(head) as proj:
+        for _ in tqdm(range(epochs), desc=desc, disable=not progress, leave=False):
+            total, count = 0.0, 0
+            for idx in _batches(len(x), batch_size, generator, True, 2 * world_size()):
+                xb = x[idx.to(x.device)]
+                v1, v2 = augment(xb, generator), augment(xb, generator)  # global batch
+                rows = shard(len(idx))
+                z1 = all_gather_with_grad(proj(enc(v1[rows])))
+                z2 = all_gather_with_grad(proj(enc(v2[rows])))
+                loss = info_nce(z1, z2, temperature=temperature)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total, count = total + loss.item() * len(idx), count + len(idx)
+            history.append(total / max(count, 1))
     encoder.eval()
     return history
 
@@ -127,21 +151,31 @@ def distill(
     -------
     list of float
         Mean loss per epoch.
+
+    Notes
+    -----
+    Under torchrun (see :mod:`cmcd.distributed`) ``batch_size`` is the global batch: each
+    rank encodes its shard, the student embeddings are gathered so the loss sees the global
+    batch's negatives, and every rank applies the same loss to the same rows, so CRD's memory
+    bank and CMD's queue stay identical across ranks without communication.
     """
+    check_global_batch(batch_size)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(student.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn.to(x_target.device)
     student.train()
     history = []
-    for _ in tqdm(range(epochs), desc="distill", disable=not progress, leave=False):
-        total, count = 0.0, 0
-        for idx in _batches(len(x_target), batch_size, generator, drop_last=True):
-            idx = idx.to(x_target.device)
-            loss = loss_fn(z_teacher[idx], student(x_target[idx]), idx)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, count = total + loss.item() * len(idx), count + len(idx)
-        history.append(total / max(count, 1))
+    with data_parallel(student) as model:
+        for _ in tqdm(range(epochs), desc="distill", disable=not progress, leave=False):
+            total, count = 0.0, 0
+            for idx in _batches(len(x_target), batch_size, generator, True, 2 * world_size()):
+                idx = idx.to(x_target.device)
+                z_student = all_gather_with_grad(model(x_target[idx[shard(len(idx))]]))
+                loss = loss_fn(z_teacher[idx], z_student, idx)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total, count = total + loss.item() * len(idx), count + len(idx)
+            history.append(total / max(count, 1))
     student.eval()
     return history
