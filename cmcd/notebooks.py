@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.lines import AxLine, Line2D
 from matplotlib.patches import Rectangle
@@ -63,6 +64,7 @@ __all__ = [
     "import_benchmark",
     "notebook_context",
     "notebook_paths",
+    "read_notebook",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,13 +241,27 @@ def _artist_rows(artist: Any, label: str) -> list[dict]:
     return []
 
 
-def _labels(ax: Any) -> dict[int, str]:
-    """Artist id -> label; bars take the label of their container (``ax.bar(label=)``)."""
-    labels = {}
+def _labels(ax: Any) -> tuple[dict[int, str], set[int]]:
+    """Artist id -> label from the axis' containers, and the ids of error-bar caps to skip.
+
+    Bars take their container's label; an error bar's data line and segments take its
+    label (a bar's error bars take the bar's); caps repeat the segment ends.
+    """
+    labels: dict[int, str] = {}
+    caps: set[int] = set()
     for container in ax.containers:
-        for child in container.get_children():
-            labels[id(child)] = str(container.get_label())
-    return labels
+        label = str(container.get_label())
+        if isinstance(container, ErrorbarContainer):
+            line, cap_lines, segments = container.lines
+            caps.update(id(c) for c in cap_lines)
+            for artist in [line, *segments]:
+                if artist is not None:
+                    labels.setdefault(id(artist), label)
+        elif isinstance(container, BarContainer):
+            labels.update({id(patch): label for patch in container.patches})
+            if container.errorbar is not None:
+                labels.update({id(seg): label for seg in container.errorbar.lines[2]})
+    return labels, caps
 
 
 def figure_data(fig: Figure) -> pd.DataFrame:
@@ -255,7 +271,8 @@ def figure_data(fig: Figure) -> pd.DataFrame:
 
     Scatter points and line vertices give ``x, y``; segments (error bars) give their ends
     ``(x, y)`` and ``(x2, y2)``; bars give their centre ``x``, top ``y`` and bottom ``y2``.
-    ``axline`` guides and images are left out.
+    Error bars and bars carry their container's label (``ax.errorbar(label=)``,
+    ``ax.bar(label=)``). ``axline`` guides, error-bar caps and images are left out.
 
     Returns
     -------
@@ -276,12 +293,17 @@ def figure_data(fig: Figure) -> pd.DataFrame:
     for i, ax in enumerate(fig.axes):
         meta = {"axis": i, "title": ax.get_title(), "xlabel": ax.get_xlabel()}
         meta["ylabel"] = ax.get_ylabel()
-        labels = _labels(ax)
+        labels, caps = _labels(ax)
         for artist in [*ax.collections, *ax.lines, *ax.patches]:
+            if id(artist) in caps:
+                continue
             label = labels.get(id(artist), str(artist.get_label()))
             rows += [{**meta, **row} for row in _artist_rows(artist, label)]
     columns = ["axis", "title", "xlabel", "ylabel", "artist", "label", "index"]
-    return pd.DataFrame(rows, columns=[*columns, "x", "y", "x2", "y2"])
+    out = pd.DataFrame(rows, columns=[*columns, "x", "y", "x2", "y2"])
+    bars = out["artist"] == "bar"  # one artist per bar: number them within their label
+    out.loc[bars, "index"] = out[bars].groupby(["axis", "label"]).cumcount()
+    return out
 
 
 # ----------------------------------------------------------------------------- execution
@@ -300,10 +322,12 @@ def _environ(updates: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _read(path: Path) -> Any:
+def read_notebook(path: str | Path) -> Any:
+    """Read a notebook source: jupytext percent ``.py`` or ``.ipynb`` (nbformat 4)."""
     import jupytext
     import nbformat
 
+    path = Path(path)
     if path.suffix == ".ipynb":
         return nbformat.read(path, as_version=4)
     return jupytext.read(path, fmt="py:percent")
@@ -349,7 +373,7 @@ def execute_notebook(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"notebook not found: {path}")
-    nb = _read(path)
+    nb = read_notebook(path)
     env = {FAST_ENV: "1" if fast else "0"}
     env.update({k: str(v) for k, v in ((FIGURES_ENV, figures_dir), (WORK_ENV, work_dir)) if v})
     client = NotebookClient(
