@@ -203,6 +203,9 @@ def init_distributed(
     size, rank_id = _env_int(env, "WORLD_SIZE"), _env_int(env, "RANK")
     if size < 1 or not 0 <= rank_id < size:
         raise ValueError(f"need 0 <= RANK < WORLD_SIZE, got RANK={rank_id}, WORLD_SIZE={size}")
+    missing = [v for v in ("MASTER_ADDR", "MASTER_PORT") if not env.get(v)]
+    if missing:
+        raise ValueError(f"environment variable(s) {missing} not set: launch with torchrun")
     local = _rank_device(device, _env_int(env, "LOCAL_RANK", default=0))
     if local.type == "cuda":
         torch.cuda.set_device(local)

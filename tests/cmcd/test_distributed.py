@@ -377,6 +377,10 @@ def test_bad_torchrun_environment_is_refused():
         distributed.init_distributed(torch.device("cpu"), env=env)
     with pytest.raises(ValueError, match="WORLD_SIZE must be an integer"):
         distributed.init_distributed(torch.device("cpu"), env={**env, "WORLD_SIZE": "two"})
+    with pytest.raises(ValueError, match=r"\['MASTER_PORT'\] not set"):
+        distributed.init_distributed(
+            torch.device("cpu"), env={**env, "RANK": "0", "MASTER_PORT": ""}
+        )
     assert not distributed.is_distributed()
 
 
