@@ -95,6 +95,7 @@ def test_radial_features():
     np.testing.assert_allclose(out[:, -1], np.log(1e-3 + np.mean(x**2, axis=1)))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("name", sorted(CANDIDATES))
 def test_every_candidate_fits_and_predicts_probabilities(name):
     s, t = _shift(60, 60, 2.0, d=3, seed=6)
