@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 
 def as_2d_float_array(x: Any, name: str) -> np.ndarray:
@@ -98,3 +99,27 @@ def check_min_samples(n: int, needed: int, name: str, why: str) -> None:
     """Raise a ``ValueError`` when a sample has fewer than ``needed`` rows."""
     if n < needed:
         raise ValueError(f"{name} has {n} samples, but {why} needs at least {needed}")
+
+
+def as_random_state(random_state: Any) -> np.random.RandomState:
+    """Turn ``None``, an int, a ``RandomState`` or a numpy ``Generator`` into a ``RandomState``.
+
+    A ``Generator`` is consumed once to seed a new ``RandomState`` (our choice), so seeded
+    generators from :mod:`bounds.groundtruth` can be passed straight through.
+
+    Examples
+    --------
+    >>> as_random_state(0).randint(10) == as_random_state(0).randint(10)
+    True
+    >>> isinstance(as_random_state(np.random.default_rng(1)), np.random.RandomState)
+    True
+    """
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(int(random_state.integers(2**31)))
+    if random_state is None or isinstance(random_state, np.random.RandomState):
+        return check_random_state(random_state)
+    if isinstance(random_state, bool) or not isinstance(random_state, int | np.integer):
+        raise ValueError(
+            f"random_state must be None, an int, a RandomState or a Generator, got {random_state!r}"
+        )
+    return check_random_state(int(random_state))

@@ -46,7 +46,7 @@ def estimate_tv(
     method: str = "classifier",
     *,
     alpha: float = 0.05,
-    random_state: int | np.random.RandomState | None = None,
+    random_state: int | np.random.RandomState | np.random.Generator | None = None,
     **kw: Any,
 ) -> TVEstimate:
     r"""Estimate the total variation distance between two samples.
@@ -62,7 +62,7 @@ def estimate_tv(
         ``"partition"``, ``"robust_ot"`` or ``"paired"`` (rows paired; needs equal sizes).
     alpha : float, default=0.05
         Miscoverage level of the confidence bound(s), in (0, 1).
-    random_state : int, RandomState or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seed of every random choice (splits, subsamples, models).
     **kw
         Parameters of the method's estimator class (see :func:`method_params`).

@@ -20,12 +20,11 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import SplineTransformer, StandardScaler
-from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from bounds._confidence import tv_lower_from_correct
 from bounds._result import TVEstimate
-from bounds._validation import check_alpha, check_min_samples, check_pair
+from bounds._validation import as_random_state, check_alpha, check_min_samples, check_pair
 
 CandidateFactory = Callable[[int, int, int], ClassifierMixin]
 """Builds an unfitted classifier from (n_train, n_features, seed)."""
@@ -518,7 +517,7 @@ class ClassifierTV(BaseEstimator):
         Point-estimate rule from :data:`POINT_ESTIMATES`.
     alpha : float, default=0.05
         Miscoverage level of ``lower``.
-    random_state : int, RandomState or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seed of folds, subsamples, models and tie-breaking.
 
     Attributes
@@ -566,7 +565,7 @@ class ClassifierTV(BaseEstimator):
         certify_fraction: float = 0.5,
         point: str = "calibrated",
         alpha: float = 0.05,
-        random_state: int | np.random.RandomState | None = None,
+        random_state: int | np.random.RandomState | np.random.Generator | None = None,
     ) -> None:
         self.candidates = candidates
         self.n_folds = n_folds
@@ -595,7 +594,7 @@ class ClassifierTV(BaseEstimator):
         s, t = check_pair(source, target)
         alpha = check_alpha(self.alpha)
         factories = self._check_params(len(s), len(t))
-        rng = check_random_state(self.random_state)
+        rng = as_random_state(self.random_state)
         x = np.vstack([s, t])
         y = np.r_[np.zeros(len(s), dtype=int), np.ones(len(t), dtype=int)]
         eta, chosen, scores, fold_id = _crossfit(

@@ -13,12 +13,11 @@ from sklearn.cluster import MiniBatchKMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 
 from bounds._confidence import tv_lower_from_correct
 from bounds._result import TVEstimate
-from bounds._validation import check_alpha, check_min_samples, check_pair
+from bounds._validation import as_random_state, check_alpha, check_min_samples, check_pair
 from bounds.classifier import CANDIDATES
 
 CellMap = Callable[[np.ndarray], np.ndarray]
@@ -202,7 +201,7 @@ class PartitionTV(BaseEstimator):
         Multinomial draws used to estimate ``T_0``.
     alpha : float, default=0.05
         Miscoverage level of ``lower``.
-    random_state : int, RandomState or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seed of the split, the partition and the null draws.
 
     Attributes
@@ -239,7 +238,7 @@ class PartitionTV(BaseEstimator):
         max_fit_samples: int = 20000,
         n_null_draws: int = 200,
         alpha: float = 0.05,
-        random_state: int | np.random.RandomState | None = None,
+        random_state: int | np.random.RandomState | np.random.Generator | None = None,
     ) -> None:
         self.partition = partition
         self.n_cells = n_cells
@@ -273,7 +272,7 @@ class PartitionTV(BaseEstimator):
         s, t = check_pair(source, target)
         alpha = check_alpha(self.alpha)
         self._check_params(len(s), len(t))
-        rng = check_random_state(self.random_state)
+        rng = as_random_state(self.random_state)
         s_fit, s_hist = _split(s, self.fit_fraction, rng)
         t_fit, t_hist = _split(t, self.fit_fraction, rng)
         x_fit, y_fit = _pooled(s_fit, t_fit, self.max_fit_samples, rng)

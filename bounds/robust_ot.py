@@ -9,11 +9,10 @@ import ot
 from scipy.spatial.distance import cdist
 from sklearn.base import BaseEstimator
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import check_random_state
 
 from bounds._confidence import clopper_pearson_upper
 from bounds._result import TVEstimate
-from bounds._validation import check_alpha, check_min_samples, check_pair
+from bounds._validation import as_random_state, check_alpha, check_min_samples, check_pair
 
 
 def nn_distance_quantile(x: np.ndarray, quantile: float = 0.5) -> float:
@@ -141,7 +140,7 @@ class RobustOTTV(BaseEstimator):
         Rows per sample held out to choose ``eps`` when ``eps="auto"``.
     alpha : float, default=0.05
         Miscoverage level (recorded in the result; ``lower`` is trivially valid).
-    random_state : int, RandomState or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seed of the hold-out split and subsampling.
 
     Attributes
@@ -173,7 +172,7 @@ class RobustOTTV(BaseEstimator):
         max_samples: int = 2000,
         n_eps_samples: int = 500,
         alpha: float = 0.05,
-        random_state: int | np.random.RandomState | None = None,
+        random_state: int | np.random.RandomState | np.random.Generator | None = None,
     ) -> None:
         self.eps = eps
         self.eps_quantile = eps_quantile
@@ -198,7 +197,7 @@ class RobustOTTV(BaseEstimator):
         s, t = check_pair(source, target)
         alpha = check_alpha(self.alpha)
         self._check_params(len(s), len(t))
-        rng = check_random_state(self.random_state)
+        rng = as_random_state(self.random_state)
         if self.eps == "auto":
             eps, s, t = _auto_eps(s, t, self.eps_quantile, self.n_eps_samples, rng)
         else:
@@ -247,7 +246,7 @@ class PairedTV(BaseEstimator):
         Pairs held out to choose ``eps`` when ``eps="auto"`` (at most a fifth of them).
     alpha : float, default=0.05
         Miscoverage level of ``upper``.
-    random_state : int, RandomState or None, default=None
+    random_state : int, RandomState, Generator or None, default=None
         Seed of the hold-out split.
 
     Attributes
@@ -278,7 +277,7 @@ class PairedTV(BaseEstimator):
         eps_quantile: float = 0.5,
         n_eps_samples: int = 500,
         alpha: float = 0.05,
-        random_state: int | np.random.RandomState | None = None,
+        random_state: int | np.random.RandomState | np.random.Generator | None = None,
     ) -> None:
         self.eps = eps
         self.eps_quantile = eps_quantile
@@ -305,7 +304,7 @@ class PairedTV(BaseEstimator):
         s, t = check_pair(source, target)
         alpha = check_alpha(self.alpha)
         self._check_params(len(s), len(t))
-        rng = check_random_state(self.random_state)
+        rng = as_random_state(self.random_state)
         rows = np.arange(len(s))
         if self.eps == "auto":
             held, rows = _hold_out(len(s), self.n_eps_samples, rng)

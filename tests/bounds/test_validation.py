@@ -143,3 +143,14 @@ def test_helpers_accept_good_input():
     s, t = check_pair([[0.0, 1.0]], [[2.0, 3.0], [4.0, 5.0]])
     assert (s.shape, t.shape) == ((1, 2), (2, 2))
     assert check_alpha(np.float32(0.25)) == 0.25
+
+
+@pytest.mark.parametrize("method", METHOD_NAMES)
+def test_random_state_accepts_a_generator_and_rejects_junk(method):
+    s, t = _good(40), _good(40, seed=1) + 1.0
+    kw = {"eps": 0.5} if method == "paired" else {}
+    a = estimate_tv(s, t, method, random_state=np.random.default_rng(3), **kw)
+    b = estimate_tv(s, t, method, random_state=np.random.default_rng(3), **kw)
+    np.testing.assert_allclose([a.estimate, a.lower], [b.estimate, b.lower])
+    with pytest.raises(ValueError, match="random_state"):
+        estimate_tv(s, t, method, random_state="seed", **kw)
