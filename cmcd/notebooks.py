@@ -80,7 +80,7 @@ FIGURES: dict[str, tuple[str, ...]] = {
         "gap_sweep_digits_*.png",
         "gap_sweep_fashion_*.png",
     ),
-    "03_mfeat_methods": ("mfeat_methods.png", "gap_sweep_mfeat_*.png"),
+    "03_mfeat_methods": ("mfeat_methods.png", "mfeat_methods_*.png", "gap_sweep_mfeat_*.png"),
     "04_your_data": ("your_data_*.png",),
 }
 #: Committed figures written by another command than a notebook (figure -> command).

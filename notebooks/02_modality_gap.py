@@ -28,8 +28,9 @@
 # **Data.** Full mode reads `benchmarks/results/gap_sweep_digits.csv` and
 # `gap_sweep_fashion.csv`, written by
 # `python benchmarks/gap_sweeps.py --only digits fashion` (the sweeps of
-# `configs/sweep_{digits,fashion}_gap.yaml`; hours on 2 cores, resumable). Fast mode
-# (`CMCD_FAST=1`) runs a 6-run sweep on the `synthetic` dataset here instead.
+# `configs/sweep_{digits,fashion}_gap.yaml`; hours on 2 cores, resumable); while a sweep is
+# still running, it reads that sweep's results so far (`runs/gap_sweeps/NAME/results.csv`).
+# Fast mode (`CMCD_FAST=1`) runs a 6-run sweep on the `synthetic` dataset here instead.
 #
 # **Regenerate.** `make figures` or `python -m cmcd.notebooks --full 02_modality_gap`;
 # `make notebooks` runs the fast mode.
@@ -89,18 +90,23 @@ if ctx.fast:
         raise RuntimeError(f"sweep runs failed: {outcome.failed}")
     sweeps = {"synthetic": outcome.results}
 else:
-    results_dir = ctx.root / "benchmarks" / "results"
-    sweeps = {
-        name: read_results(results_dir / f"gap_sweep_{name}.csv")
+    # the benchmark's copy first; while a sweep is still running, its own results so far
+    sources = {
+        name: [
+            ctx.root / "benchmarks" / "results" / f"gap_sweep_{name}.csv",
+            ctx.root / "runs" / "gap_sweeps" / name / "results.csv",
+        ]
         for name in ("digits", "fashion")
-        if (results_dir / f"gap_sweep_{name}.csv").is_file()
     }
+    found = {name: next((p for p in paths if p.is_file()), None) for name, paths in sources.items()}
+    sweeps = {name: read_results(path) for name, path in found.items() if path is not None}
     if not sweeps:
-        raise FileNotFoundError(f"no gap sweep results in {results_dir}: see the first cell")
+        raise FileNotFoundError(f"no gap sweep results in {sources}: see the first cell")
 for name, df in sweeps.items():
     ctx.record(df, f"gap_sweep_{name}")
     gaps, losses = sorted(df["gap"].unique().tolist()), df["loss"].unique().tolist()
-    print(f"{name}: {len(df)} runs, gaps {gaps}, losses {losses}")
+    where = "this fast run" if ctx.fast else found[name].relative_to(ctx.root)
+    print(f"{name}: {len(df)} runs from {where}, gaps {gaps}, losses {losses}")
 
 # %% [markdown]
 # ## Correlations and bound failures

@@ -17,9 +17,10 @@
 # **Figures.** `figures/mfeat_methods.png`: target accuracy of every method (CMD, CMC,
 # CMD+CMC, L2 and CRD distillation, FT(target), SSL(target)->FT(target) and the classical
 # cross-view references) on each mfeat view pair, mean ± std over seeds, with the estimated
-# teacher/student latent TV of each pair drawn under the bars. From the view-pair sweep:
-# `figures/gap_sweep_mfeat_error_vs_tv.png`, `..._bound_vs_error.png` and
-# `..._pairs_error_vs_tv.png` (seed-averaged pairs: does TV order their target errors?).
+# teacher/student latent TV of each pair drawn under the bars. From the runs that give the
+# TV: `figures/gap_sweep_mfeat_error_vs_tv.png`, `..._bound_vs_error.png` and
+# `..._pairs_error_vs_tv.png` (seed-averaged pairs: does TV order their target errors?);
+# named `mfeat_methods_*.png` instead when the TV comes from the method benchmark's runs.
 #
 # **Question.** Which methods win on which view pairs, and are the pairs with the larger
 # latent TV the ones where the target error is higher?
@@ -27,7 +28,9 @@
 # **Data.** Full mode reads `benchmarks/results/mfeat_methods.csv`, written by
 # `python benchmarks/mfeat_methods.py` (6 pairs x 5 seeds x 7 methods + references; hours),
 # and the TV per pair from `benchmarks/results/gap_sweep_mfeat.csv`, written by
-# `python benchmarks/gap_sweeps.py --only mfeat` (`configs/sweep_mfeat_pairs.yaml`). Fast mode
+# `python benchmarks/gap_sweeps.py --only mfeat` (`configs/sweep_mfeat_pairs.yaml`); until
+# that sweep has run, from the saved latents of the benchmark's own CMC and CMD runs
+# (`runs/mfeat_methods/test/`, on the machine that ran it). Fast mode
 # (`CMCD_FAST=1`) runs 3 methods on 2 pairs with tiny models here (no classical references:
 # they take minutes) and estimates the TV of those runs.
 #
@@ -54,12 +57,15 @@ bench = import_benchmark("mfeat_methods")
 print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
 
 # %% [markdown]
-# ## Fast mode: a few runs of the benchmark's own configs
+# ## The runs
 #
-# The configs come from `benchmarks/configs/mfeat_methods.yaml` through the benchmark's
-# `method_config`, shrunk (tiny encoders, 3 epochs). Each distilled run's latents then give
-# the bound terms, TV included (`bounds.generalization.bound_from_run`, logistic domain
-# classifier only, for speed).
+# Fast mode runs the benchmark's own configs (`benchmarks/configs/mfeat_methods.yaml`
+# through its `method_config`), shrunk to tiny encoders and 3 epochs. Each distilled run's
+# latents give the bound terms, TV included (`bounds.generalization.bound_from_run` with a
+# logistic domain classifier, for speed). Full mode takes the TV per pair from the view-pair
+# sweep; while that sweep has not been run, it falls back to the same bound terms computed
+# from the saved latents of the benchmark's own CMC and CMD runs (`runs/mfeat_methods/`,
+# present only where the benchmark ran).
 
 # %%
 FAST = {
@@ -76,6 +82,13 @@ FAST = {
 }
 
 
+def bound_row(run_dir, source, target, seed, loss):
+    """Return the sweep-style row of one distilled run: its bound terms, TV included."""
+    report = bound_from_run(run_dir, random_state=seed, tv_kwargs={"candidates": ["logistic"]})
+    terms = {k: v for k, v in report.to_dict().items() if k in METRIC_COLUMNS}
+    return {"source": source, "target": target, "seed": seed, "loss": loss, **terms}
+
+
 def fast_runs(work):
     """Accuracy rows (the benchmark's CSV schema) and bound rows (a sweep's schema)."""
     spec = yaml.safe_load((ctx.root / "benchmarks/configs/mfeat_methods.yaml").read_text())
@@ -90,25 +103,40 @@ def fast_runs(work):
         keys = {"source": source, "target": target, "seed": seed}
         acc.append({**keys, "method": method, "target_accuracy": result["target_accuracy"]})
         if cfg["distill"]["loss"] != "none":
-            report = bound_from_run(
-                run_dir, random_state=seed, tv_kwargs={"candidates": ["logistic"]}
-            )
-            terms = {k: v for k, v in report.to_dict().items() if k in METRIC_COLUMNS}
-            tv.append({**keys, "loss": method, **terms})
+            tv.append(bound_row(run_dir, source, target, seed, method))
     return pd.DataFrame(acc), pd.DataFrame(tv)
 
 
+def benchmark_run_rows(runs_root, losses=("cmc", "cmd")):
+    """Bound rows of the benchmark's saved runs (``PAIR/seedK/METHOD/features.npz``)."""
+    rows = []
+    for feats in sorted(runs_root.glob("*-*/seed*/*/features.npz")):
+        run_dir = feats.parent
+        if run_dir.name in losses:
+            source, target = run_dir.parent.parent.name.split("-")
+            seed = int(run_dir.parent.name.removeprefix("seed"))
+            rows.append(bound_row(run_dir, source, target, seed, run_dir.name))
+    return pd.DataFrame(rows) if rows else None
+
+
+tv_source, prefix = "fast runs", "mfeat_methods"  # prefix of the pair figures' names
 if ctx.fast:
     accuracy, pair_runs = fast_runs(ctx.work_dir / "runs")
 else:
     results = ctx.root / "benchmarks" / "results"
     accuracy = pd.read_csv(results / "mfeat_methods.csv")
     sweep_csv = results / "gap_sweep_mfeat.csv"
-    pair_runs = pd.read_csv(sweep_csv) if sweep_csv.is_file() else None
+    if sweep_csv.is_file():
+        pair_runs, tv_source = pd.read_csv(sweep_csv), str(sweep_csv.relative_to(ctx.root))
+        prefix = "gap_sweep_mfeat"
+    else:
+        runs_root = ctx.root / "runs" / "mfeat_methods" / "test"
+        pair_runs, tv_source = benchmark_run_rows(runs_root), f"latents under {runs_root}"
 ctx.record(accuracy, "mfeat_methods")
 if pair_runs is not None:
     ctx.record(pair_runs, "pair_runs")
-print(f"{len(accuracy)} accuracy rows; {0 if pair_runs is None else len(pair_runs)} TV rows")
+n_tv = 0 if pair_runs is None else len(pair_runs)
+print(f"{len(accuracy)} accuracy rows; {n_tv} TV rows from {tv_source}")
 
 # %% [markdown]
 # ## The paper-style table
@@ -148,6 +176,6 @@ if pair_runs is not None:
         "pairs_error_vs_tv": plot_error_vs_tv(pairs, hue="pair"),
     }
     for kind, fig in figs.items():
-        display(Image(filename=str(ctx.save(fig, f"gap_sweep_mfeat_{kind}"))))
+        display(Image(filename=str(ctx.save(fig, f"{prefix}_{kind}"))))
     display(correlation_table(runs, pairs=[("tv_estimate", "target_error")]).round(3))
     display(correlation_table(pairs, pairs=[("tv_estimate", "target_error")]).round(3))

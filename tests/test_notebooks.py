@@ -44,9 +44,9 @@ FAST_FIGURES: dict[str, tuple[str, ...]] = {
     ),
     "03_mfeat_methods": (
         "mfeat_methods",
-        "gap_sweep_mfeat_error_vs_tv",
-        "gap_sweep_mfeat_bound_vs_error",
-        "gap_sweep_mfeat_pairs_error_vs_tv",
+        "mfeat_methods_error_vs_tv",
+        "mfeat_methods_bound_vs_error",
+        "mfeat_methods_pairs_error_vs_tv",
     ),
     "04_your_data": ("your_data_bound_vs_error", "your_data_error_vs_tv"),
 }
@@ -238,14 +238,14 @@ def test_mfeat_method_bars_and_pair_tv_match_the_runs(executed) -> None:
 def test_mfeat_pair_figures_draw_the_runs(executed) -> None:
     out = executed("03_mfeat_methods")
     runs = out.table("pair_runs")
-    pts = _points(out.drawn("gap_sweep_mfeat_error_vs_tv"))[["x", "y"]]
+    pts = _points(out.drawn("mfeat_methods_error_vs_tv"))[["x", "y"]]
     want = runs[["tv_estimate", "target_error"]]
     np.testing.assert_allclose(
         pts.sort_values(["x", "y"]).to_numpy(),
         want.sort_values(["tv_estimate", "target_error"]).to_numpy(),
         atol=1e-12,
     )
-    cert = _certified_points(out.drawn("gap_sweep_mfeat_bound_vs_error"))
+    cert = _certified_points(out.drawn("mfeat_methods_bound_vs_error"))
     assert len(cert) == len(runs) and np.all(cert["y"].to_numpy() >= cert["x"].to_numpy())
 
 
