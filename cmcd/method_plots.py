@@ -159,7 +159,7 @@ def _tv_markers(ax: Axes, tv: pd.DataFrame, groups: list[str], colors: dict) -> 
                     label=str(label), color=colors.get(str(label), "0.2"))  # fmt: skip
     ax.set_xticks(np.arange(len(groups)), groups, rotation=20, fontsize="small")
     ax.set(ylabel="estimated latent TV", ylim=(-0.02, 1.05), xlim=(-0.5, len(groups) - 0.5))
-    ax.legend(title="distillation loss", fontsize="x-small", ncols=len(parts))
+    ax.legend(title="TV of loss", fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def plot_method_comparison(
@@ -207,7 +207,7 @@ def plot_method_comparison(
     axes[0].set(ylabel=ylabel, title="Methods on mfeat view pairs (mean ± std over seeds)")
     low = np.nanmin(summary.loc[summary["method"].isin(order), "mean"])
     axes[0].set_ylim(max(0.0, low - 15.0), None)
-    axes[0].legend(fontsize="x-small", ncols=min(4, len(order)), loc="lower right")
+    axes[0].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if tv is not None:
         _check(tv, ["pair", "mean", "std"], "plot_method_comparison (tv)")
         _tv_markers(axes[1], tv[tv["pair"].isin(pairs)], pairs, colors)
