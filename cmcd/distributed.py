@@ -33,7 +33,7 @@ slice(0, 10, None)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from numbers import Integral
 from typing import Any, TypeVar
@@ -322,11 +322,7 @@ class _GatherRows(torch.autograd.Function):
     """All-gather of rows (uneven counts allowed) whose backward sums gradients over ranks."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        count = torch.tensor([x.shape[0]], device=x.device)
-        counts = [torch.zeros_like(count) for _ in range(dist.get_world_size())]
-        dist.all_gather(counts, count)
-        sizes = [int(c) for c in counts]
+    def forward(ctx: Any, x: Tensor, sizes: list[int]) -> Tensor:
         ctx.start = sum(sizes[: dist.get_rank()])
         ctx.stop = ctx.start + x.shape[0]
         padded = x.new_zeros((max(sizes), *x.shape[1:]))
@@ -339,10 +335,18 @@ class _GatherRows(torch.autograd.Function):
     def backward(ctx: Any, grad: Tensor) -> Tensor:
         total = grad.contiguous().clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM)
-        return total[ctx.start : ctx.stop]
+        return total[ctx.start : ctx.stop], None
 
 
-def all_gather_with_grad(x: Tensor) -> Tensor:
+def _gathered_sizes(n: int, device: torch.device) -> list[int]:
+    """Row counts of every rank (one small all-gather)."""
+    count = torch.tensor([n], device=device)
+    counts = [torch.zeros_like(count) for _ in range(dist.get_world_size())]
+    dist.all_gather(counts, count)
+    return [int(c) for c in counts]
+
+
+def all_gather_with_grad(x: Tensor, sizes: Sequence[int] | None = None) -> Tensor:
     r"""Concatenate every rank's rows of ``x`` in rank order, keeping the autograd graph.
 
     The backward pass sums the incoming gradients over ranks and returns this rank's rows:
@@ -363,6 +367,9 @@ def all_gather_with_grad(x: Tensor) -> Tensor:
     ----------
     x : Tensor of shape (n_r, ...)
         This rank's rows; the trailing shape and dtype must agree on every rank.
+    sizes : sequence of int, optional
+        Every rank's row count, when the caller knows them (e.g. :func:`shard_sizes` of the
+        global batch); saves one collective. Default: gathered.
 
     Returns
     -------
@@ -381,7 +388,13 @@ def all_gather_with_grad(x: Tensor) -> Tensor:
     """
     if world_size() == 1:
         return x
-    return _GatherRows.apply(x)
+    sizes = _gathered_sizes(x.shape[0], x.device) if sizes is None else [int(s) for s in sizes]
+    if len(sizes) != world_size() or sizes[rank()] != x.shape[0]:
+        raise ValueError(
+            f"sizes must give the {world_size()} ranks' row counts with {x.shape[0]} for rank "
+            f"{rank()}, got {sizes}"
+        )
+    return _GatherRows.apply(x, sizes)
 
 
 # --------------------------------------------------------------------------- rank-0 files
@@ -530,8 +543,10 @@ def data_parallel(module: nn.Module) -> Iterator[nn.Module]:
     original layers are put back, so later single-process code (fine-tuning, evaluation)
     never synchronises. The optimizer may hold ``module.parameters()``: they are the same
     tensors. DistributedDataParallel averages the parameter gradients over ranks (see
-    :func:`all_gather_with_grad` for why no loss rescaling is needed). Without a process group
-    the module itself is yielded.
+    :func:`all_gather_with_grad` for why no loss rescaling is needed). Our choice:
+    ``broadcast_buffers=False`` (one collective less per forward): the running statistics are
+    updated from the same global statistics on every rank, so they never drift apart. Without
+    a process group the module itself is yielded.
 
     Yields
     ------
@@ -557,7 +572,7 @@ def data_parallel(module: nn.Module) -> Iterator[nn.Module]:
     for parent, name, layer in slots:
         setattr(parent, name, GlobalBatchNorm(layer))
     try:
-        yield DistributedDataParallel(module)
+        yield DistributedDataParallel(module, broadcast_buffers=False)
     finally:
         for parent, name, layer in slots:
             setattr(parent, name, layer)

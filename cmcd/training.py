@@ -17,6 +17,7 @@ from cmcd.distributed import (
     check_global_batch,
     data_parallel,
     shard,
+    shard_sizes,
     world_size,
 )
 from cmcd.losses import info_nce
@@ -96,9 +97,9 @@ def pretrain_ssl(
             for idx in _batches(len(x), batch_size, generator, True, 2 * world_size()):
                 xb = x[idx.to(x.device)]
                 v1, v2 = augment(xb, generator), augment(xb, generator)  # global batch
-                rows = shard(len(idx))
-                z1 = all_gather_with_grad(proj(enc(v1[rows])))
-                z2 = all_gather_with_grad(proj(enc(v2[rows])))
+                rows, sizes = shard(len(idx)), shard_sizes(len(idx))
+                z1 = all_gather_with_grad(proj(enc(v1[rows])), sizes)
+                z2 = all_gather_with_grad(proj(enc(v2[rows])), sizes)
                 loss = info_nce(z1, z2, temperature=temperature)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -170,7 +171,8 @@ def distill(
             total, count = 0.0, 0
             for idx in _batches(len(x_target), batch_size, generator, True, 2 * world_size()):
                 idx = idx.to(x_target.device)
-                z_student = all_gather_with_grad(model(x_target[idx[shard(len(idx))]]))
+                z_local = model(x_target[idx[shard(len(idx))]])
+                z_student = all_gather_with_grad(z_local, shard_sizes(len(idx)))
                 loss = loss_fn(z_teacher[idx], z_student, idx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -168,6 +168,7 @@ def _worker(out: Path) -> None:
             "files": _rank_files(out),
             "bad_batch": _error(lambda: _distill_batch(7)),
             "rank0_error": _error(lambda: distributed.broadcast_from_main(_fail)),
+            "bad_sizes": _error(lambda: distributed.all_gather_with_grad(torch.ones(2, 1), [3, 3])),
             "bn_types": [type(m).__name__ for m in _bn_after_training()],
         }
         torch.save(result, out / f"rank{result['rank']}.pt")
@@ -301,6 +302,8 @@ def test_misuse_under_two_processes_gives_clear_errors(workers):
         assert rank["bad_batch"].startswith("ValueError: batch_size=7 is the global batch")
         assert "divisible by the world size 2" in rank["bad_batch"]
         assert rank["bn_types"] == ["BatchNorm1d"]  # original layers back after training
+    for rank in (r0, r1):
+        assert rank["bad_sizes"].startswith("ValueError: sizes must give the 2 ranks' row counts")
     assert r0["rank0_error"] == "ValueError: checkpoint unreadable"
     assert r1["rank0_error"] == "RuntimeError: rank 0 failed: ValueError: checkpoint unreadable"
 
