@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 from scipy import stats
 
 __all__ = ["accuracy_table", "headline_size", "plot_accuracy", "plot_estimate_vs_truth"]
@@ -206,6 +207,10 @@ def plot_accuracy(
         ax.set_ylim(bottom=0.0)
     if target_coverage is not None:
         ax_c.axhline(target_coverage, color="red", linewidth=0.8, label=f"{target_coverage:g}")
+    for ax, values in ((ax_n, table_n["n"]), (ax_d, table_d["d"]), (ax_c, table_n["n"])):
+        ticks = sorted({int(v) for v in values})
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(ticks, [str(t) for t in ticks])
     ax_n.legend(fontsize="x-small")
     ax_c.legend(fontsize="x-small")
     return fig

@@ -36,6 +36,9 @@
 # `make notebooks` runs the fast mode.
 
 # %%
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import Image, display
 
@@ -55,7 +58,7 @@ print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
 # gap 0 is the source image itself. Fast mode uses a scikit-learn digit.
 
 # %%
-if ctx.fast or not FASHION_ROOT.exists():
+if ctx.fast or not Path(FASHION_ROOT).is_dir():
     from sklearn.datasets import load_digits
 
     image = load_digits().images[0] / 16.0
@@ -63,6 +66,7 @@ else:
     image = load_fashion_mnist()[0][0].astype(float) / 255.0
 fig = plot_modality_gap_examples(np.asarray(image), seed=0)
 display(Image(filename=str(ctx.save(fig, "modality_gap_examples"))))
+plt.close(fig)  # a pyplot figure: close it once saved
 
 # %% [markdown]
 # ## The sweep results
