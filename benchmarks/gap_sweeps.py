@@ -1,9 +1,9 @@
 """Theory vs practice: controlled modality-gap sweeps (digits, fashion) and mfeat view pairs.
 
-Runs the sweeps of ``configs/sweep_{digits_gap,fashion_gap,mfeat_pairs}.yaml`` with
+Runs the sweeps of ``configs/sweep_*.yaml`` named in :data:`SWEEPS` with
 :func:`cmcd.sweep.run_sweep` (resumable: a rerun skips finished runs), then writes
 
-- ``benchmarks/results/gap_sweep_{digits,fashion,mfeat}.csv``: one row per run;
+- ``benchmarks/results/gap_sweep_{digits,digits_sketch,fashion,mfeat}.csv``: one row per run;
 - ``benchmarks/results/gap_sweep_summary.md``: Spearman rho(gap, TV), rho(TV, target error),
   how often the estimated and the certified bound sit below the measured errors, and for mfeat
   the view pairs ordered by TV;
@@ -11,7 +11,7 @@ Runs the sweeps of ``configs/sweep_{digits_gap,fashion_gap,mfeat_pairs}.yaml`` w
 
 Usage::
 
-    python benchmarks/gap_sweeps.py                          # all three, 2 workers
+    python benchmarks/gap_sweeps.py                          # every sweep, 2 workers
     python benchmarks/gap_sweeps.py --only digits --workers 1
     python benchmarks/gap_sweeps.py --summary-only           # rebuild the summary and figures
     python benchmarks/gap_sweeps.py --quick                  # smoke test, outputs under runs/
@@ -39,6 +39,7 @@ from cmcd.sweep import parse_sweep, read_results, run_sweep
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = {
     "digits": ROOT / "configs" / "sweep_digits_gap.yaml",
+    "digits_sketch": ROOT / "configs" / "sweep_digits_sketch_gap.yaml",
     "fashion": ROOT / "configs" / "sweep_fashion_gap.yaml",
     "mfeat": ROOT / "configs" / "sweep_mfeat_pairs.yaml",
 }
