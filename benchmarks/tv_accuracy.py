@@ -12,6 +12,7 @@ Usage::
     python benchmarks/tv_accuracy.py            # full grid (hours on 2 cores), resumable
     python benchmarks/tv_accuracy.py --quick    # smoke run into a temporary folder
     python benchmarks/tv_accuracy.py --n 1000 --d 2 8 --reps 1 --methods classifier
+    python benchmarks/tv_accuracy.py --rerun classifier   # after the classifier changed
 
 Outputs ``benchmarks/results/tv_accuracy.csv`` and ``tv_accuracy.md`` (printed too).
 """
@@ -140,6 +141,16 @@ def load_done(path: Path) -> set[tuple]:
     if not path.exists() or path.stat().st_size == 0:
         return set()
     return {_key(r) for r in pd.read_csv(path).to_dict("records")}
+
+
+def drop_methods(path: Path, methods: Sequence[str]) -> int:
+    """Remove the rows of ``methods`` from the CSV (to recompute them); return how many."""
+    if not methods or not path.exists() or path.stat().st_size == 0:
+        return 0
+    df = pd.read_csv(path)
+    keep = ~df["method"].isin(list(methods))
+    df[keep].to_csv(path, index=False)
+    return int((~keep).sum())
 
 
 def append_row(path: Path, row: dict[str, Any]) -> None:
@@ -332,6 +343,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--methods", nargs="+", default=None, help="subset of method names")
     p.add_argument("--out-dir", type=Path, default=None, help="default benchmarks/results")
     p.add_argument("--summary-only", action="store_true", help="rewrite the md from the CSV")
+    p.add_argument(
+        "--rerun", nargs="+", default=[], help="drop these methods' rows first (code changed)"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.n, args.d, args.reps, args.levels = [250], [2], 1, [0.3, 0.8]
@@ -346,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> str:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = args.out_dir / "tv_accuracy.csv"
     if not args.summary_only:
+        if args.rerun:
+            print(f"dropped {drop_methods(csv_path, args.rerun)} rows of {args.rerun}")
         run_grid(args, csv_path)
     try:
         default = default_method()
