@@ -20,9 +20,10 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -86,7 +87,7 @@ def _seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
 
 
 def build_view_encoder(view: ViewSpec, model_cfg: dict[str, Any], arch_key: str) -> nn.Module:
-    """Encoder for one view: ``auto`` picks an MLP for vectors and a CNN for images."""
+    """Build the encoder of one view: ``auto`` picks an MLP for vectors, a CNN for images."""
     arch = model_cfg[arch_key]
     arch = ARCH_BY_KIND[view.kind] if arch == "auto" else arch
     params = {"hidden": tuple(model_cfg["hidden"])} if arch == "mlp" else {}
@@ -107,8 +108,16 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int) -> str:
     """
     digest = hashlib.sha256(x.detach().cpu().numpy().tobytes()).hexdigest()
     pre = {k: v for k, v in cfg["pretrain"].items() if k != "target_ssl"}
-    return config_hash({"inputs": digest, "shape": list(x.shape), "view": view.kind,
-                        "model": cfg["model"], "pretrain": pre, "seed": seed})
+    return config_hash(
+        {
+            "inputs": digest,
+            "shape": list(x.shape),
+            "view": view.kind,
+            "model": cfg["model"],
+            "pretrain": pre,
+            "seed": seed,
+        }
+    )
 
 
 def _save_atomic(obj: dict[str, Any], path: Path) -> None:
@@ -142,7 +151,12 @@ def cached_step(path: Path, module: nn.Module, compute: Callable[[], list[float]
 
 
 def _pretrain_encoder(
-    encoder: nn.Module, x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, desc: str,
+    encoder: nn.Module,
+    x: Tensor,
+    view: ViewSpec,
+    cfg: dict[str, Any],
+    seed: int,
+    desc: str,
     progress: bool,
 ) -> list[float]:
     pre = cfg["pretrain"]
@@ -151,12 +165,22 @@ def _pretrain_encoder(
     def augment(batch: Tensor, generator: torch.Generator) -> Tensor:
         return base_augment(batch, pre["noise"], pre["mask"], generator)
 
-    head = _seeded(seed + 1, lambda: ProjectionHead(cfg["model"]["latent_dim"],
-                                                    cfg["model"]["projection_dim"]))
+    head = _seeded(
+        seed + 1, lambda: ProjectionHead(cfg["model"]["latent_dim"], cfg["model"]["projection_dim"])
+    )
     head.to(x.device)
     return pretrain_ssl(
-        encoder, head, x, augment, epochs=pre["epochs"], batch_size=pre["batch_size"], lr=pre["lr"],
-        weight_decay=pre["weight_decay"], temperature=pre["temperature"], seed=seed, desc=desc,
+        encoder,
+        head,
+        x,
+        augment,
+        epochs=pre["epochs"],
+        batch_size=pre["batch_size"],
+        lr=pre["lr"],
+        weight_decay=pre["weight_decay"],
+        temperature=pre["temperature"],
+        seed=seed,
+        desc=desc,
         progress=progress,
     )
 
@@ -225,54 +249,115 @@ def _run_steps(
     teacher = _seeded(seed, lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"))
     teacher.to(device)
     key = ssl_key(views.source[splits.train_t], ds.source, cfg, seed)
-    ssl_hist = _timed(timings, "pretrain_source", lambda: cached_step(
-        ckpt / f"source_ssl-{key}.pt", teacher,
-        lambda: _pretrain_encoder(teacher, views.source[splits.train_t], ds.source, cfg, seed,
-                                  "pretrain source", progress)))
+    ssl_hist = _timed(
+        timings,
+        "pretrain_source",
+        lambda: cached_step(
+            ckpt / f"source_ssl-{key}.pt",
+            teacher,
+            lambda: _pretrain_encoder(
+                teacher,
+                views.source[splits.train_t],
+                ds.source,
+                cfg,
+                seed,
+                "pretrain source",
+                progress,
+            ),
+        ),
+    )
     teacher.eval().requires_grad_(False)
 
     student = _seeded(seed + 2, lambda: build_view_encoder(ds.target, cfg["model"], "target_arch"))
     student.to(device)
     if cfg["pretrain"]["target_ssl"]:
         key = ssl_key(views.target[splits.train_t], ds.target, cfg, seed + 3)
-        _timed(timings, "pretrain_target", lambda: cached_step(
-            ckpt / f"target_ssl-{key}.pt", student,
-            lambda: _pretrain_encoder(student, views.target[splits.train_t], ds.target, cfg,
-                                      seed + 3, "pretrain target", progress)))
-    distill_hist = _timed(timings, "distill", lambda: _distill_step(
-        cfg, teacher, student, views, splits, ckpt, seed, progress))
+        _timed(
+            timings,
+            "pretrain_target",
+            lambda: cached_step(
+                ckpt / f"target_ssl-{key}.pt",
+                student,
+                lambda: _pretrain_encoder(
+                    student,
+                    views.target[splits.train_t],
+                    ds.target,
+                    cfg,
+                    seed + 3,
+                    "pretrain target",
+                    progress,
+                ),
+            ),
+        )
+    distill_hist = _timed(
+        timings,
+        "distill",
+        lambda: _distill_step(cfg, teacher, student, views, splits, ckpt, seed, progress),
+    )
 
-    result = _timed(timings, "finetune", lambda: broadcast_from_main(lambda: _evaluate(
-        cfg, ds, teacher, student, views, splits, seed, out)))
-    result.update({
-        "run_id": config_hash(cfg), "config": cfg, "timings": timings, "device": str(device),
-        "dataset": ds.name, "dataset_info": _jsonable(ds.info),
-        "pretrain_final_loss": ssl_hist[-1] if ssl_hist else None,
-        "distill_final_loss": distill_hist[-1] if distill_hist else None,
-        "n_pairs": int(len(splits.paired)), "n_labeled": int(len(splits.labeled)),
-        "n_eval": int(len(splits.evaluation)),
-    })
+    result = _timed(
+        timings,
+        "finetune",
+        lambda: broadcast_from_main(
+            lambda: _evaluate(cfg, ds, teacher, student, views, splits, seed, out)
+        ),
+    )
+    result.update(
+        {
+            "run_id": config_hash(cfg),
+            "config": cfg,
+            "timings": timings,
+            "device": str(device),
+            "dataset": ds.name,
+            "dataset_info": _jsonable(ds.info),
+            "pretrain_final_loss": ssl_hist[-1] if ssl_hist else None,
+            "distill_final_loss": distill_hist[-1] if distill_hist else None,
+            "n_pairs": int(len(splits.paired)),
+            "n_labeled": int(len(splits.labeled)),
+            "n_eval": int(len(splits.evaluation)),
+        }
+    )
     run_on_main(lambda: _write_json(result, out / "result.json"))
     return result
 
 
 def _distill_step(
-    cfg: dict[str, Any], teacher: nn.Module, student: nn.Module, views: Views, splits: RunSplits,
-    ckpt: Path, seed: int, progress: bool,
+    cfg: dict[str, Any],
+    teacher: nn.Module,
+    student: nn.Module,
+    views: Views,
+    splits: RunSplits,
+    ckpt: Path,
+    seed: int,
+    progress: bool,
 ) -> list[float]:
     dcfg = cfg["distill"]
     paired = torch.as_tensor(splits.paired, device=views.source.device)
-    loss_fn = make_distill_loss(dcfg["loss"], n_data=len(paired), dim=cfg["model"]["latent_dim"],
-                                **dcfg["params"])
+    loss_fn = make_distill_loss(
+        dcfg["loss"], n_data=len(paired), dim=cfg["model"]["latent_dim"], **dcfg["params"]
+    )
     if loss_fn is None:
         return []
     z_teacher = embed(teacher, views.source[paired])
-    key = _step_key(cfg, ("data", "model", "pretrain", "distill", "seed", "evaluate_on",
-                          "validation_fraction"))
-    return cached_step(ckpt / f"distill-{key}.pt", student, lambda: distill(
-        student, z_teacher, views.target[paired], loss_fn, epochs=dcfg["epochs"],
-        batch_size=dcfg["batch_size"], lr=dcfg["lr"], weight_decay=dcfg["weight_decay"],
-        seed=seed + 4, progress=progress))
+    key = _step_key(
+        cfg, ("data", "model", "pretrain", "distill", "seed", "evaluate_on", "validation_fraction")
+    )
+    return cached_step(
+        ckpt / f"distill-{key}.pt",
+        student,
+        lambda: distill(
+            student,
+            z_teacher,
+            views.target[paired],
+            loss_fn,
+            epochs=dcfg["epochs"],
+            batch_size=dcfg["batch_size"],
+            lr=dcfg["lr"],
+            weight_decay=dcfg["weight_decay"],
+            seed=seed + 4,
+            progress=progress,
+        ),
+    )
 
 
 def _latents(encoder: nn.Module, x: Tensor) -> np.ndarray:
@@ -280,8 +365,14 @@ def _latents(encoder: nn.Module, x: Tensor) -> np.ndarray:
 
 
 def _evaluate(
-    cfg: dict[str, Any], ds: PairedDataset, teacher: nn.Module, student: nn.Module, views: Views,
-    splits: RunSplits, seed: int, out: Path,
+    cfg: dict[str, Any],
+    ds: PairedDataset,
+    teacher: nn.Module,
+    student: nn.Module,
+    views: Views,
+    splits: RunSplits,
+    seed: int,
+    out: Path,
 ) -> dict[str, Any]:
     """Step 3 and the saved latents; without labels only the latents are written."""
     lab, ev = splits.labeled_t, splits.evaluation_t
@@ -289,19 +380,45 @@ def _evaluate(
         "z_source_test": _latents(teacher, views.source[ev]),
         "z_source_train": _latents(teacher, views.source[lab]) if len(lab) else None,
     }
-    result: dict[str, Any] = {"target_accuracy": None, "target_error": None,
-                              "source_accuracy": None, "source_error": None}
+    result: dict[str, Any] = {
+        "target_accuracy": None,
+        "target_error": None,
+        "source_accuracy": None,
+        "source_error": None,
+    }
     if views.y is not None:
         ft = cfg["finetune"]
         n_classes = int(ds.n_classes)
-        source_model = finetune(teacher, views.source[lab], views.y[lab], n_classes, epochs=0,
-                                lr=ft["lr"], C=ft["C"], seed=seed)
-        target_model = finetune(student, views.target[lab], views.y[lab], n_classes,
-                                epochs=ft["epochs"], lr=ft["lr"], C=ft["C"], seed=seed)
+        source_model = finetune(
+            teacher,
+            views.source[lab],
+            views.y[lab],
+            n_classes,
+            epochs=0,
+            lr=ft["lr"],
+            C=ft["C"],
+            seed=seed,
+        )
+        target_model = finetune(
+            student,
+            views.target[lab],
+            views.y[lab],
+            n_classes,
+            epochs=ft["epochs"],
+            lr=ft["lr"],
+            C=ft["C"],
+            seed=seed,
+        )
         src_acc = accuracy(source_model, views.source[ev], views.y[ev])
         tgt_acc = accuracy(target_model, views.target[ev], views.y[ev])
-        result.update({"target_accuracy": tgt_acc, "target_error": 1.0 - tgt_acc,
-                       "source_accuracy": src_acc, "source_error": 1.0 - src_acc})
+        result.update(
+            {
+                "target_accuracy": tgt_acc,
+                "target_error": 1.0 - tgt_acc,
+                "source_accuracy": src_acc,
+                "source_error": 1.0 - src_acc,
+            }
+        )
         arrays["y_train"] = views.y[lab].cpu().numpy()
         arrays["y_test"] = views.y[ev].cpu().numpy()
     arrays["z_target_test"] = _latents(student, views.target[ev])

@@ -6,7 +6,7 @@ They hold no configuration objects: the pipeline unpacks its config into plain a
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -56,9 +56,10 @@ def pretrain_ssl(
     desc: str = "pretrain",
     progress: bool = True,
 ) -> list[float]:
-    """SimCLR pre-training: NT-Xent between two augmented views of each sample.
+    r"""SimCLR pre-training: NT-Xent between two augmented views of each sample.
 
-    .. math:: \\min_{\\phi, g} \\; \\mathcal{L}_{NT\\text{-}Xent}(g(\\phi(t_1(x))), g(\\phi(t_2(x))))
+    .. math:: \min_{\phi, g} \; \mathcal{L}_{\mathrm{NT\text{-}Xent}}
+              (g(\phi(t_1(x))), g(\phi(t_2(x))))
 
     Parameters
     ----------
@@ -112,7 +113,7 @@ def pretrain_ssl(
 
 @torch.no_grad()
 def embed(encoder: nn.Module, x: Tensor, batch_size: int = 1024) -> Tensor:
-    """Encoder outputs in eval mode, computed in batches (no gradient)."""
+    """Return encoder outputs in eval mode, computed in batches (no gradient)."""
     encoder.eval()
     return torch.cat([encoder(xb) for xb in x.split(batch_size)])
 
@@ -130,9 +131,10 @@ def distill(
     seed: int,
     progress: bool = True,
 ) -> list[float]:
-    """Step 2: train the student on paired rows so that phi_B(x_B) matches the frozen teacher.
+    r"""Step 2: train the student on paired rows so that phi_B(x_B) matches the frozen teacher.
 
-    .. math:: \\min_{\\phi_B} \\; \\frac{1}{|S_{AB}|} \\sum_{batches} \\mathcal{L}(\\phi_A(x_A), \\phi_B(x_B))
+    .. math:: \min_{\phi_B} \; \frac{1}{|S_{AB}|} \sum_{\text{batches}}
+              \mathcal{L}(\phi_A(x_A), \phi_B(x_B))
 
     The teacher embeddings ``z_teacher`` are computed once beforehand (our choice: the frozen
     teacher sees un-augmented source rows, so its outputs are constants).
