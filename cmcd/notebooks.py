@@ -379,7 +379,8 @@ def execute_notebook(
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
     )
-    with _environ({**env, "MPLBACKEND": "Agg"}):
+    quiet = {"MPLBACKEND": "Agg", "TQDM_DISABLE": os.environ.get("TQDM_DISABLE", "1")}
+    with _environ({**env, **quiet}):
         client.execute()
     if output is not None:
         import nbformat
