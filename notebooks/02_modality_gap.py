@@ -15,8 +15,8 @@
 # # 02 · Controlled modality gap: does latent TV track the target error, do the bounds hold?
 #
 # **Figures.** `figures/modality_gap_examples.png`: one Fashion-MNIST image under every
-# target-modality family at growing gap. Then, for each controlled-gap sweep (`digits`,
-# `fashion`): `figures/gap_sweep_{name}_tv_vs_gap.png` (estimated teacher/student latent TV
+# target-modality family at growing gap. Then, for each controlled-gap sweep NAME (`digits`,
+# `fashion`, ...): `figures/gap_sweep_NAME_tv_vs_gap.png` (estimated teacher/student latent TV
 # against the gap, per distillation loss), `..._error_vs_tv.png` (measured target error
 # against that TV) and `..._bound_vs_error.png` (the estimated bound and the certified bound
 # against the measured errors: the theory-vs-practice plot).
@@ -25,11 +25,11 @@
 # between teacher and student latents rise, does it track the target error, and do the
 # bounds sit above the errors they bound?
 #
-# **Data.** Full mode reads `benchmarks/results/gap_sweep_digits.csv` and
-# `gap_sweep_fashion.csv`, written by
-# `python benchmarks/gap_sweeps.py --only digits fashion` (the sweeps of
-# `configs/sweep_{digits,fashion}_gap.yaml`; hours on 2 cores, resumable); while a sweep is
-# still running, it reads that sweep's results so far (`runs/gap_sweeps/NAME/results.csv`).
+# **Data.** Full mode reads every `benchmarks/results/gap_sweep_NAME.csv` with a `gap`
+# column, written by `python benchmarks/gap_sweeps.py` (the sweeps of
+# `configs/sweep_*_gap.yaml`, e.g. `--only digits fashion`; hours on 2 cores, resumable);
+# while a sweep is still running, it reads that sweep's results so far
+# (`runs/gap_sweeps/NAME/results.csv`).
 # Fast mode (`CMCD_FAST=1`) runs a 6-run sweep on the `synthetic` dataset here instead.
 #
 # **Regenerate.** `make figures` or `python -m cmcd.notebooks --full 02_modality_gap`;
@@ -94,18 +94,16 @@ if ctx.fast:
         raise RuntimeError(f"sweep runs failed: {outcome.failed}")
     sweeps = {"synthetic": outcome.results}
 else:
-    # the benchmark's copy first; while a sweep is still running, its own results so far
-    sources = {
-        name: [
-            ctx.root / "benchmarks" / "results" / f"gap_sweep_{name}.csv",
-            ctx.root / "runs" / "gap_sweeps" / name / "results.csv",
-        ]
-        for name in ("digits", "fashion")
-    }
-    found = {name: next((p for p in paths if p.is_file()), None) for name, paths in sources.items()}
-    sweeps = {name: read_results(path) for name, path in found.items() if path is not None}
+    # every gap sweep of the benchmark (mfeat view pairs have no gap: notebook 03); a sweep
+    # still running, not yet copied to benchmarks/results/, is read from its own folder
+    running = (ctx.root / "runs" / "gap_sweeps").glob("*/results.csv")
+    found = {p.parent.name: p for p in running}
+    done = (ctx.root / "benchmarks" / "results").glob("gap_sweep_*.csv")
+    found.update({p.stem.removeprefix("gap_sweep_"): p for p in done})
+    sweeps = {name: read_results(path) for name, path in sorted(found.items())}
+    sweeps = {name: df for name, df in sweeps.items() if "gap" in df.columns and len(df)}
     if not sweeps:
-        raise FileNotFoundError(f"no gap sweep results in {sources}: see the first cell")
+        raise FileNotFoundError("no gap sweep results yet: see the first cell")
 for name, df in sweeps.items():
     ctx.record(df, f"gap_sweep_{name}")
     gaps, losses = sorted(df["gap"].unique().tolist()), df["loss"].unique().tolist()
