@@ -108,6 +108,7 @@ def test_sweep_with_ray_missing_names_the_extra(tmp_path, capsys, monkeypatch):
 
 
 # ------------------------------------------------------------------------ bound
+@pytest.mark.slow
 def test_bound_of_a_run_folder(tmp_path, capsys):
     run = make_run_dir(tmp_path / "run")
     assert main(["bound", str(run), "--json", "--tv-method", "classifier"]) == 0
@@ -115,12 +116,13 @@ def test_bound_of_a_run_folder(tmp_path, capsys):
     np.testing.assert_allclose(terms["target_error"], 0.2, atol=0)
     assert terms["certified_bound"] >= terms["transfer_error"]
     np.testing.assert_allclose(terms["bound"], terms["source_error"] + terms["tv_joint_estimate"])
-    # the default seed is the run's own: the same numbers as --seed 3
-    assert main(["bound", str(run), "--json", "--seed", "3"]) == 0
-    assert json.loads(capsys.readouterr().out) == terms
-    assert main(["bound", str(run)]) == 0
+    # the default seed is the run's own (3): the table with --seed 3 shows the same numbers
+    assert main(["bound", str(run), "--seed", "3"]) == 0
     text = capsys.readouterr().out
-    assert "certified_bound" in text and "estimate" in text and "certified" in text
+    for name in ("certified_bound", "tv_estimate", "disagreement"):
+        line = next(row for row in text.splitlines() if row.strip().startswith(name + " "))
+        assert f"{terms[name]:.4f}" in line
+    assert "estimate" in text and "certified" in text
 
 
 def test_bound_of_an_unreadable_features_file(tmp_path, capsys):
