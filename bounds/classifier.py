@@ -65,8 +65,8 @@ class QuadraticFeatures(TransformerMixin, BaseEstimator):
             self.components_ = np.eye(d)
         else:
             _, _, vt = np.linalg.svd(x - self.mean_, full_matrices=False)
-            self.components_ = vt[:k].T
-        self.n_components_ = k
+            self.components_ = vt[:k].T  # fewer than k directions when n < k
+        self.n_components_ = self.components_.shape[1]
         self.n_features_in_ = d
         return self
 

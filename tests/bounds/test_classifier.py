@@ -87,6 +87,19 @@ def test_quadratic_features_full_expansion_and_budget():
     assert big.transform(rng.normal(size=(5, 128))).shape[1] <= 600
 
 
+def test_feature_maps_with_fewer_rows_than_features():
+    # ~30 rows per side in 64 dimensions: fewer rows than principal directions requested
+    rng = np.random.default_rng(16)
+    x = rng.normal(size=(20, 64))
+    q = QuadraticFeatures().fit(x)
+    assert q.n_components_ <= 20
+    assert q.transform(x).shape == (20, 128 + q.n_components_ * (q.n_components_ - 1) // 2)
+    assert RadialPCAFeatures(n_components=30).fit(x[:5]).transform(x).shape == (20, 64 + 5 + 1)
+    s, t = rng.normal(size=(30, 64)), rng.normal(size=(30, 64)) + 0.5
+    est = ClassifierTV(n_folds=3, random_state=0).fit(s, t)
+    assert 0.0 <= est.lower_ <= 1.0 and 0.0 <= est.estimate_ <= 1.0
+
+
 def test_radial_features():
     x = np.random.default_rng(5).normal(size=(40, 4))
     out = RadialPCAFeatures(n_components=2).fit(x).transform(x)
