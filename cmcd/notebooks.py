@@ -80,7 +80,7 @@ FIGURES: dict[str, tuple[str, ...]] = {
     "04_your_data": ("your_data_*.png",),
 }
 #: Committed figures written by another command than a notebook (figure -> command).
-OTHER_FIGURES: dict[str, str] = {"tv_demo.png": "make demo"}
+OTHER_FIGURES: dict[str, str] = {"tv_demo.png": "make demo", "demo_mfeat.png": "make demo"}
 
 
 def notebook_paths(folder: str | Path = NOTEBOOK_DIR) -> list[Path]:
