@@ -255,6 +255,7 @@ def headline(df: pd.DataFrame, default: str, n: int = HEADLINE_N) -> pd.DataFram
     cells = at_n.groupby(["method", "family", "d"])[["abs_error", "covered"]].mean()
     out = cells.groupby("method").mean()
     out["rows"] = at_n.groupby("method").size()
+    out["code"] = at_n.groupby("method")["code"].agg(lambda v: ",".join(sorted(set(map(str, v)))))
     out = out.rename(columns={"abs_error": "MAE", "covered": "coverage"})
     order = [default] + [m for m in out.index if m != default]
     return out.loc[[m for m in order if m in out.index]]
