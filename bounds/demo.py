@@ -27,7 +27,7 @@ from bounds.references import REFERENCES  # noqa: E402
 __all__ = ["demo_table", "plot_demo", "run_demo"]
 
 DEMO_FAMILY, DEMO_D, DEMO_N, DEMO_TV = "mean_shift", 5, 1000, 0.5
-DEMO_SEED = 1
+DEMO_SEED = 0
 COLUMNS = [
     *("method", "kind", "estimate", "lower", "upper", "true_tv", "seconds", "input", "failure"),
 ]
@@ -206,9 +206,9 @@ def run_demo(out_dir: str | Path = "figures", random_state: int = DEMO_SEED) -> 
     random_state : int
         Seed of the samples and of the estimators. The classifier's lower bound is a 95%
         bound, so some draws put it above the truth: in this setting 6 of 200 seeds
-        (100-299) did, and so does seed 0. The default seed 1 shows a typical draw (our
-        choice); coverage itself is tested over many draws in
-        ``tests/bounds/test_coverage.py``.
+        (100-299) did, and so does the default seed 0 (lower 0.502 vs truth 0.500). We show
+        that draw as it is rather than shopping for a seed; coverage itself is tested over
+        many draws in ``tests/bounds/test_coverage.py``.
 
     Returns
     -------
