@@ -198,7 +198,7 @@ def plot_bound_vs_error(
         ax.axline((0.0, 0.0), slope=1.0, color="0.3", linestyle="--", linewidth=1)
         ax.set(xlabel=_label(error), ylabel="bound", xlim=(-0.02, 1.02), ylim=(-0.02, top))
         ax.set_title(f"Bounds vs {_label(error)}")
-        ax.legend(fontsize="small", loc="upper left")
+        ax.legend(fontsize="small", loc="lower right")
     return fig
 
 
