@@ -10,17 +10,23 @@ Usage::
     python benchmarks/mfeat_methods.py --evaluate-on validation \
         --out benchmarks/results/mfeat_val.csv
     python benchmarks/mfeat_methods.py --quick               # 1 pair, 1 seed, few epochs
+
+``--workers`` (default 2) runs (pair, seed) groups in parallel, each with ``--threads``
+torch threads (default 1; recorded in the CSV's ``threads`` column).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 import yaml
 from tqdm.auto import tqdm
 
@@ -98,6 +104,40 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     return cell.sort_values("mean over pairs", ascending=False)
 
 
+def _is_done(done: set[tuple], pair: tuple[str, str], seed: int, method: str) -> bool:
+    name = "logreg(target)" if method == "references" else method
+    return (*pair, seed, name) in done
+
+
+def _set_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_group(job: tuple, spec: dict) -> list[dict]:
+    """Run every pending method of one (pair, seed); return their rows (with threads used)."""
+    pair, seed, methods, args = job
+    base = {"source": pair[0], "target": pair[1], "seed": seed, "threads": torch.get_num_threads()}
+    rows = []
+    for method in methods:
+        if method == "references":
+            rows += [{**base, **row} for row in reference_rows(pair, seed, args.evaluate_on)]
+            continue
+        cfg = method_config(spec, pair, seed, method, args)
+        run_dir = args.runs / args.evaluate_on / f"{pair[0]}-{pair[1]}" / f"seed{seed}" / method
+        start = time.perf_counter()
+        result = run(cfg, run_dir, progress=False, cache_dir=args.runs / args.evaluate_on / "cache")
+        rows.append(
+            {
+                **base,
+                "method": method,
+                "target_accuracy": result["target_accuracy"],
+                "source_accuracy": result["source_accuracy"],
+                "seconds": time.perf_counter() - start,
+            }
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluate-on", default="test", choices=["test", "validation"])
@@ -105,6 +145,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/mfeat_methods"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--methods", nargs="*")
+    parser.add_argument("--workers", type=int, default=2, help="parallel (pair, seed) jobs")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per worker")
     parser.add_argument(
         "--set",
         dest="override",
@@ -122,30 +164,18 @@ def main() -> None:
         args.override = (args.override or []) + [("pretrain.epochs", 5), ("distill.epochs", 5)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = _done(args.out)
-    jobs = [(p, s, m) for p in pairs for s in seeds for m in methods + ["references"]]
-    for pair, seed, method in tqdm(jobs, desc="mfeat runs"):
-        key = (pair[0], pair[1], seed, method)
-        if key in done or (method == "references" and (*pair, seed, "logreg(target)") in done):
-            continue
-        base = {"source": pair[0], "target": pair[1], "seed": seed}
-        if method == "references":
-            for row in reference_rows(pair, seed, args.evaluate_on):
-                _append(args.out, {**base, **row})
-            continue
-        cfg = method_config(spec, pair, seed, method, args)
-        run_dir = args.runs / args.evaluate_on / f"{pair[0]}-{pair[1]}" / f"seed{seed}" / method
-        start = time.perf_counter()
-        result = run(cfg, run_dir, progress=False, cache_dir=args.runs / args.evaluate_on / "cache")
-        _append(
-            args.out,
-            {
-                **base,
-                "method": method,
-                "target_accuracy": result["target_accuracy"],
-                "source_accuracy": result["source_accuracy"],
-                "seconds": time.perf_counter() - start,
-            },
-        )
+    # one job per (pair, seed), pairs outermost: concurrent jobs train different teachers
+    jobs = [(p, s, [m for m in methods + ["references"] if not _is_done(done, p, s, m)], args)
+            for p in pairs for s in seeds]  # fmt: skip
+    jobs = [job for job in jobs if job[2]]
+    with ProcessPoolExecutor(
+        args.workers, initializer=_set_threads, initargs=(args.threads,)
+    ) as pool:
+        for rows in tqdm(
+            pool.map(functools.partial(_run_group, spec=spec), jobs), total=len(jobs), desc="mfeat"
+        ):
+            for row in rows:
+                _append(args.out, row)
     table = summarise(pd.read_csv(args.out))
     print(table.to_string())
     args.out.with_suffix(".md").write_text(table.to_markdown() + "\n")

@@ -18,7 +18,7 @@ guarantee at level ``1 - alpha``.
 
 References
 ----------
-.. [1] W. Lin, X. Liu, Y. Xu, W. Gao, K. Fu, Y. Yao, "A Generalization Theory of
+.. [1] H. Lin, C. Liu, C. Xu, Z. Gao, Y. Fu, Y. Yao, "A Generalization Theory of
    Cross-Modality Distillation with Contrastive Learning", arXiv:2405.03355, 2024.
 .. [2] S. Ben-David, J. Blitzer, K. Crammer, A. Kulesza, F. Pereira, J. W. Vaughan,
    "A theory of learning from different domains", Machine Learning 79, 2010.
@@ -28,20 +28,19 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from bounds._confidence import clopper_pearson_upper
 from bounds._result import TVEstimate
 from bounds._validation import as_2d_float_array, check_alpha
+from bounds.alignment import gap_terms, make_alignment
+from bounds.probe import LinearProbe
 
 __all__ = [
     "BoundReport",
@@ -77,8 +76,21 @@ _TERMS: dict[str, tuple[str, str]] = {
     "bound": ("estimate", "source_error + tv_joint_estimate: NOT a guarantee"),
     "disagreement": ("estimate", "held-out P(h(z_A) != h(z_B)) on paired rows"),
     "certified_bound": ("certified", "CP upper(err_A) + CP upper(disagreement) >= err_B(h)"),
+    "gap_norm": ("estimate", "centroid gap ||mean z_A - mean z_B|| on the test pairs"),
+    "relative_gap": ("estimate", "relative modality gap (Schrodi et al. 2025) on the test pairs"),
+    "aligned_source_error": ("estimate", "err_A(h o T_A): head on aligned teacher latents"),
+    "aligned_transfer_error": ("estimate", "err_B(h o T_B): the same head on aligned students"),
+    "tv_aligned_estimate": ("estimate", "marginal TV(T_A z_A, T_B z_B) after alignment"),
+    "tv_aligned_lower": ("certified", "lower confidence bound on the aligned marginal TV"),
+    "tv_aligned_joint_estimate": ("estimate", "label-aware TV after alignment"),
+    "tv_aligned_joint_lower": ("certified", "lower confidence bound on the aligned joint TV"),
+    "aligned_bound": ("estimate", "aligned_source_error + tv_aligned_joint_estimate"),
+    "aligned_certified_bound": ("certified", "CP(err_A(h o T_A)) + CP(disagreement) >= err_B"),
 }
-_TV_LOWER_TERMS = ("tv_lower", "tv_upper", "tv_joint_lower")
+_TV_LOWER_TERMS = ("tv_lower", "tv_upper", "tv_joint_lower", "tv_aligned_lower",
+                   "tv_aligned_joint_lower")  # fmt: skip
+#: Terms that need alignment rows; ``None`` when none were given (reason in ``details``).
+ALIGNED_TERMS: tuple[str, ...] = tuple(k for k in _TERMS if "aligned" in k)
 #: TV methods that need row-paired samples: ``split_pairs=None`` keeps their pairs.
 PAIRED_METHODS: frozenset[str] = frozenset({"paired"})
 
@@ -133,8 +145,29 @@ class BoundReport:
     split_pairs : bool
         Whether TV was estimated on disjoint halves of the pairs (independent samples, which
         the TV confidence bounds need to be certified, except for :data:`PAIRED_METHODS`).
+    alignment : str
+        The alignment map of the ``*aligned*`` terms (:mod:`bounds.alignment`).
+    gap_norm, relative_gap : float or None
+        Modality-gap metrics of the raw test pairs (:func:`bounds.alignment.gap_terms`).
+    aligned_source_error, aligned_transfer_error : float or None
+        Held-out errors of the head fitted on aligned teacher latents, on aligned teacher
+        and aligned student latents: err_A(h o T_A) and err_B(h o T_B).
+    tv_aligned_estimate, tv_aligned_lower : float or None
+        Marginal TV between the aligned teacher and student test latents, and its lower
+        confidence bound.
+    tv_aligned_joint_estimate, tv_aligned_joint_lower : float or None
+        Label-aware TV after alignment, and its lower confidence bound.
+    aligned_bound : float or None
+        ``aligned_source_error + tv_aligned_joint_estimate``: an ESTIMATE of the aligned
+        instance of the theorem, bounding err_B(h o T_B).
+    aligned_certified_bound : float or None
+        Clopper-Pearson bound on err_B(h o T_B) from the aligned disagreement; certified.
+    tv_by_alignment : dict
+        Marginal TV estimate after each alignment of ``compare_alignments`` (flattened to
+        ``tv_aligned_estimate_<name>`` columns by ``to_dict``).
     details : dict
         Per-class TV estimates and the marginal ``TVEstimate``; left out of ``to_dict``.
+        ``details["aligned"]`` says why the aligned terms are ``None`` when they are.
     """
 
     source_error: float
@@ -157,6 +190,18 @@ class BoundReport:
     n_tv_classes: int
     tv_class_mass: float
     split_pairs: bool = True
+    alignment: str = "none"
+    gap_norm: float | None = None
+    relative_gap: float | None = None
+    aligned_source_error: float | None = None
+    aligned_transfer_error: float | None = None
+    tv_aligned_estimate: float | None = None
+    tv_aligned_lower: float | None = None
+    tv_aligned_joint_estimate: float | None = None
+    tv_aligned_joint_lower: float | None = None
+    aligned_bound: float | None = None
+    aligned_certified_bound: float | None = None
+    tv_by_alignment: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status(self, name: str) -> str:
@@ -181,6 +226,8 @@ class BoundReport:
         """Return the scalar fields as a flat dict (``details`` left out)."""
         out = asdict(self)
         out.pop("details")
+        for name, value in out.pop("tv_by_alignment").items():
+            out[f"tv_aligned_estimate_{name}"] = value
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -206,15 +253,19 @@ class BoundReport:
         return self.summary()
 
 
-def fit_head(z: Any, y: Any, random_state: int | None = None, *, C: float = 1.0) -> Pipeline:
-    r"""Fit the classifier head h on latents (our choice: standardised logistic regression).
+def fit_head(
+    z: Any, y: Any, random_state: int | None = None, *, C: float | None = None
+) -> LinearProbe:
+    r"""Fit the classifier head h on latents: the package's linear probe.
 
     .. math::
 
         h(z) = \arg\max_k \; w_k^\top \frac{z - \mu}{\sigma} + b_k
 
-    The paper does not fix the head; a linear probe on standardised latents with L2
-    penalty ``C`` is our choice (standardising makes ``C`` independent of the latent scale).
+    The paper does not fix the head. Our choice: the same protocol as the measured target
+    model (:class:`bounds.probe.LinearProbe`: standardised latents, L2 logistic regression,
+    ``C`` cross-validated on these rows only unless given), so that the heads of the bound
+    and the fine-tuned model are built alike.
 
     Parameters
     ----------
@@ -223,13 +274,13 @@ def fit_head(z: Any, y: Any, random_state: int | None = None, *, C: float = 1.0)
     y : array-like of shape (n,)
         Labels, at least two distinct values.
     random_state : int or None
-        Passed to the solver.
-    C : float
-        Inverse L2 regularisation strength.
+        Seed of the folds and the solver.
+    C : float or None
+        A fixed inverse L2 strength, or ``None`` to cross-validate it.
 
     Returns
     -------
-    sklearn.pipeline.Pipeline
+    bounds.probe.LinearProbe
         The fitted head (``predict`` gives h).
 
     Examples
@@ -242,12 +293,9 @@ def fit_head(z: Any, y: Any, random_state: int | None = None, *, C: float = 1.0)
     y = _check_labels(y, z.shape[0], "y", "z")
     if np.unique(y).size < 2:
         raise ValueError("y must hold at least two classes to fit a head")
-    if not C > 0:
-        raise ValueError(f"C must be positive, got {C!r}")
-    head = make_pipeline(
-        StandardScaler(), LogisticRegression(C=C, max_iter=2000, random_state=random_state)
-    )
-    return head.fit(z, y)
+    if C is not None and not C > 0:
+        raise ValueError(f"C must be positive or None, got {C!r}")
+    return LinearProbe(C=C, random_state=random_state).fit(z, y)
 
 
 def _check_labels(y: Any, n: int, name: str, rows_of: str) -> np.ndarray:
@@ -396,6 +444,10 @@ def compute_bound(
     estimate_tv: EstimateTV | None = None,
     split_pairs: bool | None = None,
     min_class_samples: int = 10,
+    alignment: str = "center",
+    z_align_source: Any = None,
+    z_align_target: Any = None,
+    compare_alignments: Sequence[str] = (),
 ) -> BoundReport:
     r"""Compute every term of the generalization bound from paired latents.
 
@@ -445,6 +497,17 @@ def compute_bound(
         unless ``tv_method`` is in :data:`PAIRED_METHODS`, which need the pairs kept.
     min_class_samples : int
         Classes with fewer rows on either TV side are left out of the joint TV (our choice).
+    alignment : str
+        Map of the ``*aligned*`` terms, a name of :data:`bounds.alignment.ALIGNMENTS`.
+        Default ``"center"``, fixed before any sweep was rerun by the rule "the simplest map
+        that removes a constant per-modality offset, the documented cause of the saturated
+        TV" (Liang et al. 2022; Zhang et al. 2024); our choice.
+    z_align_source, z_align_target : array-like of shape (m, d) or None
+        Paired training latents the alignment is fitted on, disjoint from the test rows
+        (``features.npz``: ``z_*_paired``). Without them the aligned terms are ``None``.
+    compare_alignments : sequence of str
+        Further alignments whose marginal aligned TV is reported in ``tv_by_alignment``
+        (same pair halves and seed as ``tv_aligned_estimate``).
 
     Returns
     -------
@@ -472,6 +535,8 @@ def compute_bound(
         raise ValueError(f"target_error must be in [0, 1] or None, got {target_error!r}")
     if int(min_class_samples) < 1:
         raise ValueError(f"min_class_samples must be >= 1, got {min_class_samples!r}")
+    for name in (alignment, *compare_alignments):
+        make_alignment(name)  # unknown names fail before any fit
     tv = _TVCall(_resolve_estimator(estimate_tv), str(tv_method), dict(tv_kwargs or {}))
     seeds = _child_seeds(random_state, 4)
     head = fit_head(zs_tr, y_tr, random_state=seeds[0])
@@ -480,9 +545,16 @@ def compute_bound(
     if split_pairs is None:
         split_pairs = str(tv_method) not in PAIRED_METHODS
     tv_terms = _tv_terms(tv, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples, seeds)
+    rows = _AlignedRows(zs_tr, y_tr, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples)
+    aligned = _aligned_section(
+        tv, rows, alignment, (z_align_source, z_align_target), compare_alignments, seeds
+    )
+    tv_terms["details"].update(aligned.pop("details"))
     return BoundReport(
         **errors,
         **tv_terms,
+        **aligned,
+        **gap_terms(zs_te, zt_te),
         target_error=None if target_error is None else float(target_error),
         bound=errors["source_error"] + tv_terms["tv_joint_estimate"],
         alpha=alpha,
@@ -541,6 +613,77 @@ def _tv_terms(
         "tv_class_mass": joint["mass"],
         "details": {"tv_marginal": marginal, "tv_per_class": joint["per_class"]},
     }
+
+
+@dataclass(frozen=True)
+class _AlignedRows:
+    """The validated rows and options every aligned term is computed from."""
+
+    zs_tr: np.ndarray
+    y_tr: np.ndarray
+    zs_te: np.ndarray
+    zt_te: np.ndarray
+    y_te: np.ndarray
+    alpha: float
+    split_pairs: bool
+    min_class_samples: int
+
+
+def _alignment_rows(fit_rows: tuple[Any, Any], rows: _AlignedRows) -> tuple[np.ndarray, ...]:
+    """Validate the alignment's fitting rows against the test latents."""
+    zs = as_2d_float_array(fit_rows[0], "z_align_source")
+    zt = as_2d_float_array(fit_rows[1], "z_align_target")
+    for name, z, ref in (("z_align_source", zs, rows.zs_te), ("z_align_target", zt, rows.zt_te)):
+        if z.shape[1] != ref.shape[1]:
+            raise ValueError(f"{name} has {z.shape[1]} features, the test latents {ref.shape[1]}")
+    return zs, zt
+
+
+def _aligned_terms(tv: _TVCall, rows: _AlignedRows, align: Any, seeds: list[int]) -> dict:
+    """Every aligned term for one fitted alignment (same seeds and halves as the raw terms)."""
+    a_tr = align.transform(rows.zs_tr, "source")
+    a_te, b_te = align.transform(rows.zs_te, "source"), align.transform(rows.zt_te, "target")
+    head = fit_head(a_tr, rows.y_tr, random_state=seeds[0])
+    errors = _error_terms(head.predict(a_te), head.predict(b_te), rows.y_te, rows.alpha)
+    tvs = _tv_terms(
+        tv, a_te, b_te, rows.y_te, rows.alpha, rows.split_pairs, rows.min_class_samples, seeds
+    )
+    return {
+        "aligned_source_error": errors["source_error"],
+        "aligned_transfer_error": errors["transfer_error"],
+        "aligned_certified_bound": errors["certified_bound"],
+        "tv_aligned_estimate": tvs["tv_estimate"],
+        "tv_aligned_lower": tvs["tv_lower"],
+        "tv_aligned_joint_estimate": tvs["tv_joint_estimate"],
+        "tv_aligned_joint_lower": tvs["tv_joint_lower"],
+        "aligned_bound": errors["source_error"] + tvs["tv_joint_estimate"],
+        "details": {"aligned_tv": tvs["details"]},
+    }
+
+
+def _aligned_section(
+    tv: _TVCall,
+    rows: _AlignedRows,
+    alignment: str,
+    fit_rows: tuple[Any, Any],
+    compare: Sequence[str],
+    seeds: list[int],
+) -> dict[str, Any]:
+    """Compute the aligned terms of :func:`compute_bound`, or give the reason they are None."""
+    out: dict[str, Any] = {"alignment": str(alignment)}
+    if fit_rows[0] is None or fit_rows[1] is None:
+        out["details"] = {"aligned": "no alignment rows (z_align_source, z_align_target) given"}
+        return out
+    zs_fit, zt_fit = _alignment_rows(fit_rows, rows)
+    out.update(_aligned_terms(tv, rows, make_alignment(alignment).fit(zs_fit, zt_fit), seeds))
+    idx_s, idx_t = _pair_halves(rows.y_te.shape[0], rows.split_pairs, seeds[1])
+    out["tv_by_alignment"] = {}
+    for name in compare:
+        align = make_alignment(name).fit(zs_fit, zt_fit)
+        a_te = align.transform(rows.zs_te[idx_s], "source")
+        b_te = align.transform(rows.zt_te[idx_t], "target")
+        out["tv_by_alignment"][name] = float(tv(a_te, b_te, rows.alpha, seeds[2]).estimate)
+    return out
 
 
 def _load_features(path: Path) -> dict[str, np.ndarray]:
@@ -611,6 +754,9 @@ def bound_from_run(run_dir: str | Path, **kwargs: Any) -> BoundReport:
     feats = _load_features(run_dir / "features.npz")
     if "target_error" not in kwargs:
         kwargs["target_error"] = _load_target_error(run_dir / "result.json")
+    if "z_source_paired" in feats and "z_target_paired" in feats:
+        kwargs.setdefault("z_align_source", feats["z_source_paired"])
+        kwargs.setdefault("z_align_target", feats["z_target_paired"])
     return compute_bound(
         feats["z_source_train"],
         feats["y_train"],

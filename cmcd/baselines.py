@@ -10,7 +10,9 @@ Each takes standardised arrays and row indices, and returns the target test accu
   the target view onto it on the unlabeled pairs, then logistic regression on the predicted
   latent.
 
-Hyper-parameters (components, widths, C) are our choice, fixed, not tuned on the test split.
+Hyper-parameters (components, widths) are our choice, fixed, not tuned on the test split. The
+final classifier is the same linear probe as step 3 of a run (:class:`bounds.probe.LinearProbe`:
+standardised features, ``C`` cross-validated on the labelled rows only).
 """
 
 from __future__ import annotations
@@ -20,18 +22,17 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.cross_decomposition import CCA
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPRegressor
-from sklearn.preprocessing import StandardScaler
+
+from bounds.probe import LinearProbe
 
 
 def _probe_accuracy(
     z: np.ndarray, y: np.ndarray, labeled: np.ndarray, evaluation: np.ndarray, seed: int
 ) -> float:
-    scaler = StandardScaler().fit(z[labeled])
-    clf = LogisticRegression(C=1.0, max_iter=5000, random_state=seed)
-    clf.fit(scaler.transform(z[labeled]), y[labeled])
-    return float(clf.score(scaler.transform(z[evaluation]), y[evaluation]))
+    """Accuracy of the package's linear probe (:class:`bounds.probe.LinearProbe`)."""
+    probe = LinearProbe(random_state=seed).fit(z[labeled], y[labeled])
+    return float(probe.score(z[evaluation], y[evaluation]))
 
 
 def raw_logistic(

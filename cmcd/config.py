@@ -56,7 +56,7 @@ DEFAULTS: dict[str, Any] = {
         "labels_per_class": 3,
         "epochs": 0,
         "lr": 1e-4,
-        "C": 1.0,
+        "C": None,
     },
     "evaluate_on": "test",
     "validation_fraction": 0.25,
@@ -92,7 +92,8 @@ DOCS: dict[str, str] = {
     "finetune.labels_per_class": "labeled target samples per class for step 3",
     "finetune.epochs": "epochs of full fine-tuning after the linear probe (0: linear probe only)",
     "finetune.lr": "AdamW learning rate of full fine-tuning",
-    "finetune.C": "inverse L2 strength of the logistic-regression linear probe",
+    "finetune.C": "inverse L2 strength of the linear probe on standardised latents; null "
+    "(default): cross-validated on the labelled rows (bounds.probe.LinearProbe), a number: fixed",
     "evaluate_on": "test (the held-out test split) or validation (a split of the training rows, "
     "for tuning without touching the test split)",
     "validation_fraction": "fraction of training rows held out when evaluate_on is validation",

@@ -1,9 +1,12 @@
 """Step 3: linear probe, then optional full fine-tuning, on a few labeled target samples.
 
 Our choice (the paper fine-tunes ResNets; the protocol for a handful of labels is not stated):
-a logistic-regression probe on L2-normalised latents (LP), optionally followed by fine-tuning
-the whole encoder with the probe as the initial head (LP-FT, Kumar et al. 2022). With
-``epochs=0`` the model is the linear probe on frozen features.
+a linear probe on L2-normalised latents (LP), optionally followed by fine-tuning the whole
+encoder with the probe as the initial head (LP-FT, Kumar et al. 2022). With ``epochs=0`` the
+model is the linear probe on frozen features. The probe is :class:`bounds.probe.LinearProbe`:
+standardised latents, L2 logistic regression, ``C`` cross-validated on the labelled rows only
+(``finetune.C`` set to a number fixes it instead), the same protocol as the classical
+references and the bound's source head.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
+from bounds.probe import LinearProbe
 from cmcd.training import embed
 
 
@@ -30,24 +33,23 @@ class ProbedEncoder(nn.Module):
         return self.head(F.normalize(self.encoder(x), dim=1))
 
 
-def linear_probe(z: np.ndarray, y: np.ndarray, n_classes: int, C: float, seed: int) -> nn.Linear:
-    r"""Fit a multinomial logistic regression on latents and return it as an ``nn.Linear``.
+def linear_probe(
+    z: np.ndarray, y: np.ndarray, n_classes: int, C: float | None, seed: int
+) -> nn.Linear:
+    r"""Fit the package's linear probe on latents and return it as an ``nn.Linear``.
 
-    .. math:: \min_{W, b} \sum_i -\log \mathrm{softmax}(W z_i + b)_{y_i} + \frac{1}{2C}\|W\|^2
+    .. math:: \text{scores}(z) = W (z - \mu) / \sigma + b
 
-    Classes absent from ``y`` get a zero weight row and a very negative bias.
+    The protocol (standardisation, ``C`` cross-validated on these rows unless given) is
+    :class:`bounds.probe.LinearProbe`; its standardisation is folded into the layer. Classes
+    absent from ``y`` get a zero weight row and a very negative bias.
     """
-    clf = LogisticRegression(C=C, max_iter=5000, random_state=seed)
-    clf.fit(z, y)
+    probe = LinearProbe(C=C, random_state=seed).fit(z, y)
+    coef, intercept = probe.affine()
     weight = np.zeros((n_classes, z.shape[1]))
     bias = np.full(n_classes, -1e4)
-    if len(clf.classes_) == 2:  # sklearn stores one row for binary problems
-        coef = np.vstack([-clf.coef_[0] / 2, clf.coef_[0] / 2])
-        intercept = np.array([-clf.intercept_[0] / 2, clf.intercept_[0] / 2])
-    else:
-        coef, intercept = clf.coef_, clf.intercept_
-    weight[clf.classes_] = coef
-    bias[clf.classes_] = intercept
+    weight[probe.classes_] = coef
+    bias[probe.classes_] = intercept
     head = nn.Linear(z.shape[1], n_classes)
     with torch.no_grad():
         head.weight.copy_(torch.as_tensor(weight, dtype=head.weight.dtype))
@@ -63,7 +65,7 @@ def finetune(
     *,
     epochs: int,
     lr: float,
-    C: float,
+    C: float | None,
     seed: int,
 ) -> ProbedEncoder:
     """Linear probe on frozen latents, then ``epochs`` of full fine-tuning (LP-FT).

@@ -44,6 +44,7 @@ from cmcd.distributed import (
 from cmcd.finetune import accuracy, finetune
 from cmcd.losses import make_distill_loss
 from cmcd.models import ProjectionHead, build_encoder
+from cmcd.seeding import seed_for
 from cmcd.splits import RunSplits, make_splits
 from cmcd.training import distill, embed, pretrain_ssl
 
@@ -99,12 +100,13 @@ def _step_key(cfg: dict[str, Any], sections: tuple[str, ...], extra: str = "") -
     return config_hash({"part": part, "extra": extra})
 
 
-def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int) -> str:
+def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str) -> str:
     """Checkpoint key of an SSL pre-training: what it sees and how, not the rest of the config.
 
     The key hashes the training inputs themselves (so runs that differ only in the other view,
     e.g. mfeat ``fac -> zer`` and ``fac -> mor``, share one teacher), the view, the model and
-    pre-training settings and the seed.
+    pre-training settings, the run seed and the side (``"source"`` or ``"target"``), whose
+    random streams differ.
     """
     digest = hashlib.sha256(x.detach().cpu().numpy().tobytes()).hexdigest()
     pre = {k: v for k, v in cfg["pretrain"].items() if k != "target_ssl"}
@@ -116,6 +118,7 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int) -> str:
             "model": cfg["model"],
             "pretrain": pre,
             "seed": seed,
+            "side": side,
         }
     )
 
@@ -155,18 +158,21 @@ def _pretrain_encoder(
     x: Tensor,
     view: ViewSpec,
     cfg: dict[str, Any],
-    seed: int,
-    desc: str,
+    run_seed: int,
+    side: str,
     progress: bool,
 ) -> list[float]:
+    """SimCLR pre-training of one side (``"source"`` or ``"target"``) on its own streams."""
     pre = cfg["pretrain"]
     base_augment = AUGMENTATIONS[view.kind]
+    seed = seed_for(run_seed, f"{side}-ssl")
 
     def augment(batch: Tensor, generator: torch.Generator) -> Tensor:
         return base_augment(batch, pre["noise"], pre["mask"], generator)
 
     head = _seeded(
-        seed + 1, lambda: ProjectionHead(cfg["model"]["latent_dim"], cfg["model"]["projection_dim"])
+        seed_for(run_seed, f"{side}-ssl-head"),
+        lambda: ProjectionHead(cfg["model"]["latent_dim"], cfg["model"]["projection_dim"]),
     )
     head.to(x.device)
     return pretrain_ssl(
@@ -180,7 +186,7 @@ def _pretrain_encoder(
         weight_decay=pre["weight_decay"],
         temperature=pre["temperature"],
         seed=seed,
-        desc=desc,
+        desc=f"pretrain {side}",
         progress=progress,
     )
 
@@ -246,9 +252,12 @@ def _run_steps(
     splits = make_splits(ds, cfg, seed)
     views = _to_views(ds, splits, device)
 
-    teacher = _seeded(seed, lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"))
+    teacher = _seeded(
+        seed_for(seed, "teacher-init"),
+        lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"),
+    )
     teacher.to(device)
-    key = ssl_key(views.source[splits.train_t], ds.source, cfg, seed)
+    key = ssl_key(views.source[splits.train_t], ds.source, cfg, seed, "source")
     ssl_hist = _timed(
         timings,
         "pretrain_source",
@@ -261,17 +270,20 @@ def _run_steps(
                 ds.source,
                 cfg,
                 seed,
-                "pretrain source",
+                "source",
                 progress,
             ),
         ),
     )
     teacher.eval().requires_grad_(False)
 
-    student = _seeded(seed + 2, lambda: build_view_encoder(ds.target, cfg["model"], "target_arch"))
+    student = _seeded(
+        seed_for(seed, "student-init"),
+        lambda: build_view_encoder(ds.target, cfg["model"], "target_arch"),
+    )
     student.to(device)
     if cfg["pretrain"]["target_ssl"]:
-        key = ssl_key(views.target[splits.train_t], ds.target, cfg, seed + 3)
+        key = ssl_key(views.target[splits.train_t], ds.target, cfg, seed, "target")
         _timed(
             timings,
             "pretrain_target",
@@ -283,8 +295,8 @@ def _run_steps(
                     views.target[splits.train_t],
                     ds.target,
                     cfg,
-                    seed + 3,
-                    "pretrain target",
+                    seed,
+                    "target",
                     progress,
                 ),
             ),
@@ -308,6 +320,7 @@ def _run_steps(
             "config": cfg,
             "timings": timings,
             "device": str(device),
+            "torch_threads": torch.get_num_threads(),
             "dataset": ds.name,
             "dataset_info": _jsonable(ds.info),
             "pretrain_final_loss": ssl_hist[-1] if ssl_hist else None,
@@ -354,7 +367,7 @@ def _distill_step(
             batch_size=dcfg["batch_size"],
             lr=dcfg["lr"],
             weight_decay=dcfg["weight_decay"],
-            seed=seed + 4,
+            seed=seed_for(seed, "distill"),
             progress=progress,
         ),
     )
@@ -374,7 +387,12 @@ def _evaluate(
     seed: int,
     out: Path,
 ) -> dict[str, Any]:
-    """Step 3 and the saved latents; without labels only the latents are written."""
+    """Step 3 and the saved latents; without labels only the latents are written.
+
+    ``features.npz`` holds unit-norm latents of the labelled rows (``*_train``), of the
+    evaluation rows (``*_test``) and of the paired unlabeled training rows (``*_paired``, the
+    rows the bound's alignment maps are fitted on, disjoint from the evaluation rows).
+    """
     lab, ev = splits.labeled_t, splits.evaluation_t
     arrays = {
         "z_source_test": _latents(teacher, views.source[ev]),
@@ -397,7 +415,7 @@ def _evaluate(
             epochs=0,
             lr=ft["lr"],
             C=ft["C"],
-            seed=seed,
+            seed=seed_for(seed, "finetune"),
         )
         target_model = finetune(
             student,
@@ -407,7 +425,7 @@ def _evaluate(
             epochs=ft["epochs"],
             lr=ft["lr"],
             C=ft["C"],
-            seed=seed,
+            seed=seed_for(seed, "finetune"),
         )
         src_acc = accuracy(source_model, views.source[ev], views.y[ev])
         tgt_acc = accuracy(target_model, views.target[ev], views.y[ev])
@@ -423,6 +441,9 @@ def _evaluate(
         arrays["y_test"] = views.y[ev].cpu().numpy()
     arrays["z_target_test"] = _latents(student, views.target[ev])
     arrays["z_target_train"] = _latents(student, views.target[lab]) if len(lab) else None
+    paired = torch.as_tensor(splits.paired, device=views.source.device)
+    arrays["z_source_paired"] = _latents(teacher, views.source[paired])
+    arrays["z_target_paired"] = _latents(student, views.target[paired])
     _write_npz({k: v for k, v in arrays.items() if v is not None}, out / "features.npz")
     return result
 

@@ -8,6 +8,8 @@ Our choices (the paper does not state them):
 - The labeled rows are ``labels_per_class`` training rows per class. They may also belong to the
   paired set: step 2 never reads labels.
 - The paired set is every training row, or ``distill.n_pairs`` of them drawn by seed.
+
+Each draw uses its own named stream of the run seed (:mod:`cmcd.seeding`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from sklearn.model_selection import train_test_split
 
 from cmcd.data import PairedDataset
+from cmcd.seeding import rng_for, seed_for
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,9 @@ def _train_and_evaluation(ds: PairedDataset, cfg: dict[str, Any], seed: int):
     if not 0.0 < frac < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {frac!r}")
     strat = None if ds.y is None else ds.y[train]
-    fit, val = train_test_split(train, test_size=frac, random_state=seed, stratify=strat)
+    fit, val = train_test_split(
+        train, test_size=frac, random_state=seed_for(seed, "validation-split"), stratify=strat
+    )
     return np.sort(fit), np.sort(val)
 
 
@@ -74,7 +79,7 @@ def choose_labeled(y: np.ndarray, rows: np.ndarray, per_class: int, seed: int) -
     """
     if not isinstance(per_class, (int, np.integer)) or per_class < 1:
         raise ValueError(f"finetune.labels_per_class must be a positive integer, got {per_class!r}")
-    rng = np.random.default_rng(seed)
+    rng = rng_for(seed, "labeled")
     chosen = []
     for label in np.unique(y[rows]):
         members = rows[y[rows] == label]
@@ -95,7 +100,7 @@ def _choose_paired(train: np.ndarray, n_pairs: int | None, seed: int) -> np.ndar
             f"distill.n_pairs must be an integer in [2, {len(train)}] (the training rows), "
             f"got {n_pairs!r}"
         )
-    rng = np.random.default_rng(seed + 7)
+    rng = rng_for(seed, "paired")
     return np.sort(rng.choice(train, size=n_pairs, replace=False))
 
 

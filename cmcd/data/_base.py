@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -220,18 +219,3 @@ def check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return int(seed)
-
-
-def rng_for(seed: int, stream: str) -> np.random.Generator:
-    """Independent generator for one named use of ``seed`` (split, subsample, transform...).
-
-    Streams are separated with ``SeedSequence([seed, crc32(stream)])`` (our choice), so
-    changing one use of randomness never shifts another.
-
-    Examples
-    --------
-    >>> a, b = rng_for(0, "split").random(), rng_for(0, "split").random()
-    >>> a == b, a == rng_for(0, "noise").random()
-    (True, False)
-    """
-    return np.random.default_rng(np.random.SeedSequence([seed, zlib.crc32(stream.encode())]))

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register, rng_for
+from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register
 from cmcd.data._split import split_indices
+from cmcd.seeding import rng_for
 
 PathLike = str | os.PathLike
 

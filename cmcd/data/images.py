@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register, rng_for
+from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register
 from cmcd.data._split import check_count, split_indices, stratified_subsample
 from cmcd.data.transforms import GAP_FAMILIES, apply_gap, check_gap
+from cmcd.seeding import rng_for
 
 FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
 """Where Debian's ``dataset-fashion-mnist`` package installs the IDX files."""

@@ -25,9 +25,10 @@ import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import norm
 
-from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register, rng_for
+from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register
 from cmcd.data._split import check_count, split_indices
 from cmcd.data.transforms import check_gap
+from cmcd.seeding import rng_for
 
 HIDDEN_UNITS = 64
 """Width of the random tanh networks :math:`f_A, f_B` (our choice)."""

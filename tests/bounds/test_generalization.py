@@ -88,9 +88,8 @@ def true_tv(shift: np.ndarray, scale: float) -> float:
 
 def linear_head_error(head, means: np.ndarray, shift: np.ndarray, scale: float) -> float:
     """Exact population error of a fitted binary linear head under N(mu_y + shift, s^2 I)."""
-    scaler, clf = head[0], head[-1]
-    w = clf.coef_[0] / scaler.scale_
-    b = clf.intercept_[0] - float(w @ scaler.mean_)
+    weight, bias = head.affine()  # two symmetric rows: class 1 wins when (w1 - w0) z + ... > 0
+    w, b = weight[1] - weight[0], float(bias[1] - bias[0])
     margin = (means + shift) @ w + b  # class 1 predicted when the score is > 0
     sd = scale * np.linalg.norm(w)
     return float(0.5 * norm.cdf(margin[0] / sd) + 0.5 * norm.cdf(-margin[1] / sd))

@@ -51,7 +51,11 @@ def test_features_are_unit_norm_latents_of_the_right_rows(tiny_run):
         "z_source_test",
         "z_target_test",
         "y_test",
+        "z_source_paired",
+        "z_target_paired",
     }
+    assert z["z_source_paired"].shape == (result["n_pairs"], 16)
+    assert z["z_target_paired"].shape == z["z_source_paired"].shape
     assert z["z_source_train"].shape == (result["n_labeled"], 16)
     assert z["z_target_test"].shape == (result["n_eval"], 16)
     np.testing.assert_allclose(np.linalg.norm(z["z_target_test"], axis=1), 1.0, atol=1e-5)
@@ -154,7 +158,12 @@ def test_unlabeled_user_data_writes_latents_only(tmp_path):
     result = run(cfg, tmp_path / "out", progress=False)
     assert result["target_accuracy"] is None
     with np.load(tmp_path / "out" / "features.npz") as f:
-        assert set(f.files) == {"z_source_test", "z_target_test"}
+        assert set(f.files) == {
+            "z_source_test",
+            "z_target_test",
+            "z_source_paired",
+            "z_target_paired",
+        }
 
 
 def test_standardise_uses_training_rows_only():
@@ -164,3 +173,23 @@ def test_standardise_uses_training_rows_only():
     np.testing.assert_allclose(out[:, 1], 0.0)  # constant column keeps unit scale
     img = np.ones((2, 3, 3), dtype=np.float32)
     np.testing.assert_array_equal(standardise(img, "image", np.array([0])), img)
+
+
+def test_result_records_the_torch_thread_count(tiny_run):
+    _, result = tiny_run
+    assert result["torch_threads"] == torch.get_num_threads()
+
+
+def test_no_evaluation_row_reaches_the_probe_selection(tmp_path, monkeypatch):
+    from bounds.probe import LinearProbe
+
+    seen = []
+    original = LinearProbe.fit
+
+    def spy(self, z, y):
+        seen.append(np.asarray(z).shape[0])
+        return original(self, z, y)
+
+    monkeypatch.setattr(LinearProbe, "fit", spy)
+    result = run(TINY, tmp_path, progress=False)
+    assert seen == [result["n_labeled"], result["n_labeled"]]  # source and target probes

@@ -6,8 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cmcd.data import DATASETS, PairedDataset, ViewSpec, dataset_options, load_dataset
-from cmcd.data._base import check_seed, rng_for
+from cmcd.data._base import check_seed
 from cmcd.data._split import allocate, check_fraction, split_indices, stratified_subsample
+from cmcd.seeding import rng_for
 
 ALL = {"mfeat", "digits", "fashion", "synthetic", "npz", "csv", "parquet"}
 
