@@ -77,6 +77,7 @@ _TERMS: dict[str, tuple[str, str]] = {
     "disagreement": ("estimate", "held-out P(h(z_A) != h(z_B)) on paired rows"),
     "certified_bound": ("certified", "CP upper(err_A) + CP upper(disagreement) >= err_B(h)"),
     "gap_norm": ("estimate", "centroid gap ||mean z_A - mean z_B|| on the test pairs"),
+    "pair_distance": ("estimate", "mean matched-pair cosine dissimilarity on the test pairs"),
     "relative_gap": ("estimate", "relative modality gap (Schrodi et al. 2025) on the test pairs"),
     "aligned_source_error": ("estimate", "err_A(h o T_A): head on aligned teacher latents"),
     "aligned_transfer_error": ("estimate", "err_B(h o T_B): the same head on aligned students"),
@@ -147,7 +148,7 @@ class BoundReport:
         the TV confidence bounds need to be certified, except for :data:`PAIRED_METHODS`).
     alignment : str
         The alignment map of the ``*aligned*`` terms (:mod:`bounds.alignment`).
-    gap_norm, relative_gap : float or None
+    gap_norm, pair_distance, relative_gap : float or None
         Modality-gap metrics of the raw test pairs (:func:`bounds.alignment.gap_terms`).
     aligned_source_error, aligned_transfer_error : float or None
         Held-out errors of the head fitted on aligned teacher latents, on aligned teacher
@@ -192,6 +193,7 @@ class BoundReport:
     split_pairs: bool = True
     alignment: str = "none"
     gap_norm: float | None = None
+    pair_distance: float | None = None
     relative_gap: float | None = None
     aligned_source_error: float | None = None
     aligned_transfer_error: float | None = None

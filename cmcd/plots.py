@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-__all__ = ["plot_bound_vs_error", "plot_error_vs_tv", "plot_tv_vs_gap", "save_figure"]
+__all__ = [
+    "plot_bound_vs_error",
+    "plot_error_vs_tv",
+    "plot_tv_by_alignment",
+    "plot_tv_vs_gap",
+    "save_figure",
+]
 
 #: Axis labels of the result columns (our wording).
 LABELS: dict[str, str] = {
@@ -43,8 +49,17 @@ LABELS: dict[str, str] = {
     "transfer_error": "measured transfer error err_B(h)",
     "bound": "estimated bound",
     "certified_bound": "certified bound",
+    "tv_aligned_estimate": "estimated latent TV after alignment",
+    "aligned_transfer_error": "measured transfer error err_B(h o T_B)",
+    "aligned_bound": "estimated aligned bound",
+    "aligned_certified_bound": "certified aligned bound",
 }
-_MARKERS: dict[str, str] = {"bound": "o", "certified_bound": "^"}
+_MARKERS: dict[str, str] = {
+    "bound": "o",
+    "certified_bound": "^",
+    "aligned_bound": "D",
+    "aligned_certified_bound": "v",
+}
 
 
 def _check_columns(df: pd.DataFrame, columns: Sequence[str | None], what: str) -> None:
@@ -146,6 +161,58 @@ def plot_tv_vs_gap(
     ax.set(xlabel=_label(gap), ylabel=_label(tv), title="Estimated TV vs modality gap")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(title=hue if hue in df.columns else None, fontsize="small")
+    return fig
+
+
+def plot_tv_by_alignment(
+    df: pd.DataFrame,
+    tv_columns: dict[str, str],
+    *,
+    gap: str = "gap",
+    panel: str | None = "loss",
+) -> Figure:
+    r"""Plot TV against the gap, one line per alignment map, one panel per ``panel`` value.
+
+    .. math:: \bar{T}_a(g) = \mathrm{mean}_{i \in R_g} \widehat{\mathrm{TV}}_i(T^a)
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Results table with ``gap`` and the columns of ``tv_columns``.
+    tv_columns : dict
+        Line label (the alignment) -> TV column; labels whose column is absent are skipped.
+    gap : str
+        Column on the x axis.
+    panel : str or None
+        One panel per value of this column (one panel when absent).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Axis ``j`` is the ``j``-th panel; its line ``i`` the ``i``-th present alignment.
+    """
+    present = {label: col for label, col in tv_columns.items() if col in df.columns}
+    _check_columns(df, [gap], "plot_tv_by_alignment")
+    if not present:
+        wanted = list(tv_columns.values())
+        raise ValueError(f"plot_tv_by_alignment needs one of the columns {wanted}")
+    groups = _groups(df, panel)
+    fig = Figure(figsize=(3.6 * len(groups), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(groups), squeeze=False, sharey=True)[0]
+    for (title, part), ax in zip(groups, axes, strict=True):
+        for label, col in present.items():
+            stats = part.groupby(gap)[col].agg(["mean", "std"]).sort_index()
+            ax.errorbar(
+                stats.index.to_numpy(dtype=float),
+                stats["mean"].to_numpy(dtype=float),
+                yerr=stats["std"].fillna(0.0).to_numpy(dtype=float),
+                label=label,
+                marker="o",
+                capsize=2,
+            )
+        ax.set(xlabel=_label(gap), title=f"{panel or 'runs'}: {title}", ylim=(-0.02, 1.02))
+    axes[0].set_ylabel("estimated latent TV (marginal)")
+    axes[-1].legend(title="alignment", fontsize="small")
     return fig
 
 

@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy.stats import spearmanr
 
+from bounds.alignment import ALIGNMENTS
 from cmcd.sweep import METRIC_COLUMNS, read_results
 
 __all__ = [
@@ -51,8 +53,15 @@ ALL = "all"
 """Label of the row pooling every group."""
 
 #: Default bound columns and the measured errors they are compared with.
-BOUND_COLUMNS: tuple[str, ...] = ("bound", "certified_bound")
-ERROR_COLUMNS: tuple[str, ...] = ("transfer_error", "target_error")
+BOUND_COLUMNS: tuple[str, ...] = ("bound", "certified_bound", "aligned_bound",
+                                  "aligned_certified_bound")  # fmt: skip
+ERROR_COLUMNS: tuple[str, ...] = ("transfer_error", "aligned_transfer_error", "target_error")
+#: TV columns: the raw marginal TV, then the marginal TV after each alignment map.
+TV_COLUMNS: tuple[str, ...] = (
+    "tv_estimate",
+    "tv_aligned_estimate",
+    *(f"tv_aligned_estimate_{name}" for name in ALIGNMENTS),
+)
 
 
 def grid_columns(df: pd.DataFrame) -> list[str]:
@@ -109,18 +118,27 @@ def _check(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 def default_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     """Return the column pairs worth correlating in ``df`` (those whose columns it has).
 
-    With a ``gap`` column: gap against the marginal and label-aware TV, the disagreement and
-    the target error. Always: each of those three terms against the target error.
+    With a ``gap`` column: gap against every TV term (raw, label-aware, aligned), the gap
+    metrics, the disagreement and the target error. Always: each of those terms against the
+    target error.
 
     Examples
     --------
     >>> default_pairs(pd.DataFrame(columns=["tv_estimate", "target_error"]))
     [('tv_estimate', 'target_error')]
     """
-    terms = ("tv_estimate", "tv_joint_estimate", "disagreement")
+    terms = (
+        *TV_COLUMNS,
+        *("tv_joint_estimate", "tv_aligned_joint_estimate", "gap_norm", "relative_gap"),
+        "disagreement",
+    )
     pairs = [("gap", t) for t in (*terms, "target_error")]
     pairs += [(t, "target_error") for t in terms]
-    return [(a, b) for a, b in pairs if a in df.columns and b in df.columns]
+    return [(a, b) for a, b in pairs if _has_values(df, a) and _has_values(df, b)]
+
+
+def _has_values(df: pd.DataFrame, column: str) -> bool:
+    return column in df.columns and bool(df[column].notna().any())
 
 
 def correlation_table(
@@ -211,6 +229,8 @@ def coverage_table(
     >>> coverage_table(df, bounds=["bound"], errors=["transfer_error"]).to_dict("records")
     [{'group': 'all', 'n': 2, 'bound<transfer_error': 1}]
     """
+    bounds = [b for b in bounds if b in df.columns] if bounds is BOUND_COLUMNS else bounds
+    errors = [e for e in errors if e in df.columns] if errors is ERROR_COLUMNS else errors
     _check(df, [*bounds, *errors], "coverage_table")
     by = by if by in df.columns else None
     rows = []
@@ -325,13 +345,49 @@ def to_markdown(tables: dict[str, pd.DataFrame], title: str = "Sweep report") ->
 
 def _figures(df: pd.DataFrame, figures_dir: Path, prefix: str) -> dict[str, Path]:
     """Draw and save the report figures that ``df``'s columns allow."""
-    from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv, plot_tv_vs_gap, save_figure
+    from cmcd.plots import save_figure
+
+    return {name: save_figure(fig, f"{prefix}{name}", figures_dir) for name, fig in
+            report_figures(df).items()}  # fmt: skip
+
+
+def alignment_columns(df: pd.DataFrame) -> dict[str, str]:
+    """Alignment name -> its marginal TV column in ``df`` (``none`` is the raw TV).
+
+    The configured alignment's column is ``tv_aligned_estimate``; its name is read from the
+    ``alignment`` column when the table has one (our choice: ``center`` otherwise, the default).
+    """
+    chosen = str(df["alignment"].iloc[0]) if "alignment" in df.columns else "center"
+    out = {"none": "tv_estimate", chosen: "tv_aligned_estimate"}
+    for name in ALIGNMENTS:
+        column = f"tv_aligned_estimate_{name}"
+        if name not in out and column in df.columns and df[column].notna().any():
+            out[name] = column
+    return {name: col for name, col in out.items() if col in df.columns}
+
+
+def report_figures(df: pd.DataFrame) -> dict[str, Figure]:
+    """Build the figures of a sweep report that ``df``'s columns allow, by name."""
+    from cmcd.plots import (
+        plot_bound_vs_error,
+        plot_error_vs_tv,
+        plot_tv_by_alignment,
+        plot_tv_vs_gap,
+    )
 
     hue = "loss" if "loss" in df.columns else None
-    figs = {"error_vs_tv": plot_error_vs_tv(df, hue=hue), "bound_vs_error": plot_bound_vs_error(df)}
+    bounds = [b for b in BOUND_COLUMNS if b in df.columns and df[b].notna().any()]
+    errors = [e for e in ERROR_COLUMNS if e in df.columns and df[e].notna().any()]
+    figs = {
+        "error_vs_tv": plot_error_vs_tv(df, hue=hue),
+        "bound_vs_error": plot_bound_vs_error(df, errors=errors, bounds=bounds),
+    }
+    if "tv_aligned_estimate" in df.columns and df["tv_aligned_estimate"].notna().any():
+        figs["error_vs_aligned_tv"] = plot_error_vs_tv(df, tv="tv_aligned_estimate", hue=hue)
     if "gap" in df.columns:
         figs["tv_vs_gap"] = plot_tv_vs_gap(df, hue=hue)
-    return {name: save_figure(fig, f"{prefix}{name}", figures_dir) for name, fig in figs.items()}
+        figs["tv_vs_gap_by_alignment"] = plot_tv_by_alignment(df, alignment_columns(df))
+    return figs
 
 
 def sweep_report(

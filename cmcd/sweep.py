@@ -8,7 +8,8 @@ A sweep file is a run config (:mod:`cmcd.config`) with two more sections::
       data.gap: [0.0, 0.5, 1.0]
       distill.loss: [cmc, cmd, l2, none]
       seed: [0, 1, 2]
-    bound: {tv_method: classifier, alpha: 0.05}   # optional: bounds.compute_bound options
+    bound: {tv_method: classifier, alpha: 0.05,    # optional: bounds.compute_bound options
+            alignment: center, compare_alignments: [whiten, linear]}
 
 :func:`run_sweep` runs every combination (``cmcd.pipeline.run`` then
 ``bounds.generalization.bound_from_run``) and writes, under the sweep folder ``DIR``:
@@ -57,6 +58,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from bounds.alignment import ALIGNMENTS
 from cmcd.config import DOCS, config_hash, load_config, resolve_config, set_dotted
 from cmcd.executors import Executor, make_executor
 
@@ -98,12 +100,27 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "bound",
     "disagreement",
     "certified_bound",
+    "gap_norm",
+    "pair_distance",
+    "relative_gap",
+    "aligned_source_error",
+    "aligned_transfer_error",
+    "tv_aligned_estimate",
+    "tv_aligned_lower",
+    "tv_aligned_joint_estimate",
+    "tv_aligned_joint_lower",
+    "aligned_bound",
+    "aligned_certified_bound",
+    *(f"tv_aligned_estimate_{name}" for name in ALIGNMENTS),
     "seconds",
 )
-_RESERVED = frozenset({"run_id", *METRIC_COLUMNS})
+_RESERVED = frozenset({"run_id", "alignment", *METRIC_COLUMNS})
 #: ``compute_bound`` arguments a sweep's ``bound:`` section may not set (they come from the run).
 _BOUND_FIXED = frozenset(
-    {"z_source_train", "y_train", "z_source_test", "z_target_test", "y_test", "target_error"}
+    {
+        *("z_source_train", "y_train", "z_source_test", "z_target_test", "y_test"),
+        *("target_error", "z_align_source", "z_align_target"),
+    }
 )
 #: Sections of a run config that do not change the pre-trained teacher (our grouping).
 _AFTER_TEACHER = ("distill", "finetune")
@@ -334,6 +351,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
         return {"run_id": task.run_id, "error": f"{type(err).__name__}: {err}"}
     row = {"run_id": task.run_id, **{k: _cell(v) for k, v in task.values.items()}}
     row.update({k: report.get(k) for k in METRIC_COLUMNS if k in report})
+    row["alignment"] = report["alignment"]
     row["target_accuracy"] = result["target_accuracy"]
     row["target_error"] = result["target_error"]
     row["seconds"] = round(time.perf_counter() - start, 3)

@@ -17,9 +17,11 @@
 # **Figures.** `figures/modality_gap_examples.png`: one Fashion-MNIST image under every
 # target-modality family at growing gap. Then, for each controlled-gap sweep NAME (`digits`,
 # `fashion`, ...): `figures/gap_sweep_NAME_tv_vs_gap.png` (estimated teacher/student latent TV
-# against the gap, per distillation loss), `..._error_vs_tv.png` (measured target error
-# against that TV) and `..._bound_vs_error.png` (the estimated bound and the certified bound
-# against the measured errors: the theory-vs-practice plot).
+# against the gap, per distillation loss), `..._tv_vs_gap_by_alignment.png` (the same TV after
+# each alignment map of `bounds.alignment`, one line per map, one panel per loss),
+# `..._error_vs_tv.png` and `..._error_vs_aligned_tv.png` (measured target error against the
+# raw and the aligned TV) and `..._bound_vs_error.png` (the estimated, certified and aligned
+# bounds against the measured errors: the theory-vs-practice plot).
 #
 # **Question.** As the target modality moves away from the source, does the estimated TV
 # between teacher and student latents rise, does it track the target error, and do the
@@ -44,8 +46,7 @@ from IPython.display import Image, display
 
 from cmcd.data import FASHION_ROOT, load_fashion_mnist, plot_modality_gap_examples
 from cmcd.notebooks import notebook_context
-from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv, plot_tv_vs_gap
-from cmcd.report import condition_means, correlation_table, coverage_table
+from cmcd.report import condition_means, correlation_table, coverage_table, report_figures
 from cmcd.sweep import parse_sweep, read_results, run_sweep
 
 ctx = notebook_context("02_modality_gap")
@@ -84,7 +85,7 @@ FAST_SWEEP = {
     "distill": {"epochs": 3, "batch_size": 128},
     "finetune": {"labels_per_class": 5},
     "grid": {"data.gap": [0.0, 0.5, 1.0], "distill.loss": ["cmc", "l2"], "seed": [0]},
-    "bound": {"tv_kwargs": {"candidates": ["logistic"]}},
+    "bound": {"tv_kwargs": {"candidates": ["logistic"]}, "compare_alignments": ["whiten", "linear"]},
 }
 
 if ctx.fast:
@@ -125,25 +126,21 @@ for name, df in sweeps.items():
 # %% [markdown]
 # ## Figures
 #
-# TV against the gap (mean and standard deviation over seeds), target error against TV, and
-# the bounds against the measured errors (a point under the dashed diagonal is a bound that
-# fell below its error).
+# TV against the gap (mean and standard deviation over seeds), raw and after each alignment
+# map; target error against the raw and the aligned TV; the bounds against the measured
+# errors (a point under the dashed diagonal is a bound that fell below its error). These are
+# the figures of `cmcd report` (`cmcd.report.report_figures`).
 
 # %%
-PLOTS = {
-    "tv_vs_gap": lambda df: plot_tv_vs_gap(df, hue="loss"),
-    "error_vs_tv": lambda df: plot_error_vs_tv(df, hue="loss"),
-    "bound_vs_error": plot_bound_vs_error,
-}
 for name, df in sweeps.items():
-    for kind, plot in PLOTS.items():
-        display(Image(filename=str(ctx.save(plot(df), f"gap_sweep_{name}_{kind}"))))
+    for kind, fig in report_figures(df).items():
+        display(Image(filename=str(ctx.save(fig, f"gap_sweep_{name}_{kind}"))))
 
 # %% [markdown]
 # ## Seed-averaged conditions
 
 # %%
-COLS = ["gap", "loss", "runs", "tv_estimate", "target_error", "transfer_error", "bound"]
+COLS = ["gap", "loss", "runs", "tv_estimate", "tv_aligned_estimate", "target_error", "bound"]
 for name, df in sweeps.items():
     print(f"### {name}")
     display(condition_means(df)[[*COLS, "certified_bound"]].round(3))

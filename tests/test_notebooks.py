@@ -39,7 +39,9 @@ FAST_FIGURES: dict[str, tuple[str, ...]] = {
     "02_modality_gap": (
         "modality_gap_examples",
         "gap_sweep_synthetic_tv_vs_gap",
+        "gap_sweep_synthetic_tv_vs_gap_by_alignment",
         "gap_sweep_synthetic_error_vs_tv",
+        "gap_sweep_synthetic_error_vs_aligned_tv",
         "gap_sweep_synthetic_bound_vs_error",
     ),
     "03_mfeat_methods": (
@@ -197,6 +199,25 @@ def test_gap_figures_draw_the_sweep_and_its_correlation_sign(executed) -> None:
     for loss in results["loss"].unique():
         line = tv_gap[(tv_gap["artist"] == "line") & (tv_gap["label"] == loss)].sort_values("x")
         np.testing.assert_allclose(line["y"], means[loss].sort_index().to_numpy(), atol=1e-12)
+
+
+def test_gap_by_alignment_figure_draws_each_maps_mean_tv(executed) -> None:
+    out = executed("02_modality_gap")
+    results = out.table("gap_sweep_synthetic")
+    drawn = out.drawn("gap_sweep_synthetic_tv_vs_gap_by_alignment")
+    lines = drawn[drawn["artist"] == "line"]
+    columns = {
+        "none": "tv_estimate",
+        "center": "tv_aligned_estimate",
+        **{name: f"tv_aligned_estimate_{name}" for name in ("whiten", "linear")},
+    }
+    assert set(lines["label"]) == set(columns)
+    for axis, loss in enumerate(results["loss"].unique()):
+        part = results[results["loss"] == loss]
+        for label, column in columns.items():
+            line = lines[(lines["axis"] == axis) & (lines["label"] == label)].sort_values("x")
+            want = part.groupby("gap")[column].mean().sort_index().to_numpy()
+            np.testing.assert_allclose(line["y"], want, atol=1e-12)
 
 
 def _certified_points(drawn: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from bounds._result import TVEstimate
 from bounds.generalization import (
     FEATURE_KEYS,
     BoundReport,
+    _child_seeds,
     bound_from_run,
     compute_bound,
     fit_head,
@@ -164,7 +165,7 @@ def test_certified_bound_covers_transfer_error_over_seeded_runs():
         parts = split(z_a, z_b, y, 200)
         r = compute_bound(*parts, alpha=alpha, random_state=seed, estimate_tv=zero_tv)
         above_measured += r.certified_bound >= r.transfer_error
-        head = fit_head(parts[0], parts[1], random_state=0)  # lbfgs: the same head
+        head = fit_head(parts[0], parts[1], random_state=_child_seeds(seed, 4)[0])  # r's head
         covers_population += r.certified_bound >= linear_head_error(head, means, shift, scale)
         err_a = linear_head_error(head, means, 0.0 * shift, scale)
         covers_source += r.source_error_upper >= err_a
@@ -295,7 +296,11 @@ def test_report_dict_frame_and_summary(report):
     frame = report.to_frame()
     assert frame.shape[0] == 1
     certified = frame.loc[0, "certified"].split(",")
-    assert set(certified) == {"tv_lower", "tv_upper", "tv_joint_lower", "certified_bound"}
+    assert set(certified) == {
+        *("tv_lower", "tv_upper", "tv_joint_lower", "certified_bound"),
+        *("tv_aligned_lower", "tv_aligned_joint_lower", "aligned_certified_bound"),
+    }
+    assert report.aligned_bound is None and "alignment rows" in report.details["aligned"]
     text = str(report)
     assert text == report.summary()
     for name in ("source_error", "transfer_error", "bound", "certified_bound", "tv_joint_lower"):
@@ -309,7 +314,7 @@ def test_report_dict_frame_and_summary(report):
 
 def test_tv_lowers_not_certified_without_split(report):
     unsplit = dataclasses.replace(report, split_pairs=False)
-    assert unsplit.certified_terms() == ["certified_bound"]
+    assert unsplit.certified_terms() == ["certified_bound", "aligned_certified_bound"]
     with pytest.raises(ValueError, match="name must be one of"):
         report.status("nope")
 
@@ -437,3 +442,59 @@ def test_bound_from_run_bad_result(tmp_path, result, match):
     write_run(tmp_path, result=result)
     with pytest.raises(ValueError, match=match):
         bound_from_run(tmp_path, estimate_tv=zero_tv)
+
+
+def _offset_cones(rng, n, d=8, offset=2.0):
+    """Teacher latents on the sphere; the student an offset copy (a pure modality gap)."""
+    y = rng.integers(0, 2, size=n)
+    z_a = rng.normal(size=(n, d)) + 1.5 * np.eye(d)[y]
+    z_a /= np.linalg.norm(z_a, axis=1, keepdims=True)
+    return z_a, z_a + offset * np.eye(d)[-1], y
+
+
+def test_centring_removes_a_constant_gap_that_saturates_the_raw_tv():
+    rng = np.random.default_rng(11)
+    z_a, z_b, y = _offset_cones(rng, 1000)
+    r = compute_bound(
+        z_a[:100], y[:100], z_a[500:], z_b[500:], y[500:],
+        z_align_source=z_a[100:500], z_align_target=z_b[100:500],
+        random_state=0, estimate_tv=crossfit_logistic_tv, compare_alignments=["whiten"],
+    )  # fmt: skip
+    assert r.tv_estimate > 0.95 and r.gap_norm == pytest.approx(2.0, abs=1e-9)
+    assert r.tv_aligned_estimate < 0.2 and r.tv_by_alignment["whiten"] < 0.2
+    assert r.aligned_transfer_error <= r.aligned_certified_bound
+    assert r.aligned_bound == pytest.approx(r.aligned_source_error + r.tv_aligned_joint_estimate)
+    assert set(r.to_dict()) >= {"tv_aligned_estimate_whiten", "relative_gap", "alignment"}
+
+
+def test_aligned_certified_bound_covers_the_aligned_transfer_error_over_seeded_runs():
+    misses = 0
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        z_a, z_b, y = _offset_cones(rng, 600)
+        z_b = z_b + 0.4 * rng.normal(size=z_b.shape)  # a real difference, not only the gap
+        r = compute_bound(
+            z_a[:60], y[:60], z_a[300:], z_b[300:], y[300:],
+            z_align_source=z_a[60:300], z_align_target=z_b[60:300],
+            random_state=seed, estimate_tv=crossfit_logistic_tv,
+        )  # fmt: skip
+        misses += r.aligned_certified_bound < r.aligned_transfer_error
+    assert misses <= 3  # level-0.95 bounds below the error: P(Binomial(20, 0.05) >= 4) = 0.016
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"alignment": "procrustes"}, "alignment must be one of"),
+        ({"compare_alignments": ["centre"]}, "alignment must be one of"),
+        ({"z_align_source": np.zeros((50, 5))}, "z_align_source has 5 features"),
+        ({"z_align_target": np.full((50, 8), np.nan)}, "z_align_target"),
+    ],
+)
+def test_bad_alignment_inputs_are_named(kwargs, match):
+    rng = np.random.default_rng(12)
+    z_a, z_b, y = _offset_cones(rng, 300)
+    base = {"z_align_source": z_a[:50], "z_align_target": z_b[:50]}
+    with pytest.raises(ValueError, match=match):
+        compute_bound(z_a[50:100], y[50:100], z_a[100:], z_b[100:], y[100:],
+                      estimate_tv=crossfit_logistic_tv, **{**base, **kwargs})  # fmt: skip
