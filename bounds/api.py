@@ -80,8 +80,8 @@ def estimate_tv(
 
     References
     ----------
-    Lin, W. et al. (2024). A Generalization Theory of Cross-Modality Distillation with
-    Contrastive Learning. arXiv:2405.03355.
+    Lin, H., Liu, C., Xu, C., Gao, Z., Fu, Y., Yao, Y. (2024). A Generalization Theory of
+    Cross-Modality Distillation with Contrastive Learning. arXiv:2405.03355.
 
     Examples
     --------
