@@ -208,6 +208,17 @@ def _add_bound(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tv-method", default="classifier", help="TV estimator (bounds.METHODS)")
     p.add_argument("--alpha", type=float, default=0.05, help="miscoverage of certified terms")
     p.add_argument(
+        "--alignment",
+        default="center",
+        help="alignment map of the aligned terms (bounds.ALIGNMENTS: none, center, whiten, linear)",
+    )
+    p.add_argument(
+        "--compare-alignments",
+        nargs="*",
+        default=[],
+        help="further maps whose aligned marginal TV is reported beside it",
+    )
+    p.add_argument(
         "--seed",
         type=int,
         default=None,
@@ -233,7 +244,14 @@ def _cmd_bound(args: argparse.Namespace) -> int:
     from bounds.generalization import bound_from_run
 
     seed = _run_seed(path) if args.seed is None else args.seed
-    report = bound_from_run(path, tv_method=args.tv_method, alpha=args.alpha, random_state=seed)
+    report = bound_from_run(
+        path,
+        tv_method=args.tv_method,
+        alpha=args.alpha,
+        random_state=seed,
+        alignment=args.alignment,
+        compare_alignments=args.compare_alignments,
+    )
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
@@ -253,7 +271,9 @@ def _print_sweep_bounds(path: Path, as_json: bool) -> int:
         "bound",
         "disagreement",
         "certified_bound",
+        *("gap_norm", "tv_aligned_estimate", "aligned_bound", "aligned_certified_bound"),
     ]
+    columns = [c for c in columns if c in df.columns]
     coverage = coverage_table(df, by=None)
     if as_json:
         print(

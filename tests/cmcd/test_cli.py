@@ -125,6 +125,13 @@ def test_bound_of_a_run_folder(tmp_path, capsys):
     assert "estimate" in text and "certified" in text
 
 
+def test_bound_with_an_unknown_alignment_names_the_valid_ones(tmp_path, capsys):
+    run = make_run_dir(tmp_path / "run")
+    assert main(["bound", str(run), "--alignment", "centre"]) == 2
+    err = capsys.readouterr().err
+    assert "cmcd bound: error:" in err and "alignment must be one of" in err and "center" in err
+
+
 def test_bound_of_an_unreadable_features_file(tmp_path, capsys):
     run = make_run_dir(tmp_path / "run")
     (run / "features.npz").write_bytes(b"not a zip file")
