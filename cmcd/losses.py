@@ -592,7 +592,7 @@ class CMCLoss(nn.Module):
 
     Parameters
     ----------
-    temperature : float, default 0.1
+    temperature : float, default 0.3
         InfoNCE temperature, > 0.
     symmetric : bool, default True
         Average the student->teacher and teacher->student directions.

@@ -22,8 +22,6 @@ from cmcd.distributed import (
 )
 from cmcd.losses import info_nce
 
-Augment = Callable[[Tensor], Tensor]
-
 
 def _batches(
     n: int, batch_size: int, generator: torch.Generator, drop_last: bool, min_last: int = 2
