@@ -69,7 +69,7 @@ def test_linear_needs_equal_dimensions():
 
 @pytest.mark.parametrize(("name", "n"), [("center", 1), ("whiten", 1), ("linear", 5)])
 def test_too_few_fitting_rows_are_refused(name, n):
-    with pytest.raises(ValueError, match=f"needs at least .* fitting rows"):
+    with pytest.raises(ValueError, match="needs at least .* fitting rows"):
         make_alignment(name).fit(_sphere(n, 8), _sphere(n, 8))
 
 
