@@ -56,6 +56,10 @@ ALL = "all"
 BOUND_COLUMNS: tuple[str, ...] = ("bound", "certified_bound", "aligned_bound",
                                   "aligned_certified_bound")  # fmt: skip
 ERROR_COLUMNS: tuple[str, ...] = ("transfer_error", "aligned_transfer_error", "target_error")
+#: Bound and error columns a results table may lack (sweeps from before the aligned terms).
+_OPTIONAL_COLUMNS = frozenset(
+    {"aligned_bound", "aligned_certified_bound", "aligned_transfer_error"}
+)
 #: TV columns: the raw marginal TV, then the marginal TV after each alignment map.
 TV_COLUMNS: tuple[str, ...] = (
     "tv_estimate",
@@ -124,7 +128,7 @@ def default_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
 
     Examples
     --------
-    >>> default_pairs(pd.DataFrame(columns=["tv_estimate", "target_error"]))
+    >>> default_pairs(pd.DataFrame({"tv_estimate": [0.5], "target_error": [0.2]}))
     [('tv_estimate', 'target_error')]
     """
     terms = (
@@ -229,8 +233,10 @@ def coverage_table(
     >>> coverage_table(df, bounds=["bound"], errors=["transfer_error"]).to_dict("records")
     [{'group': 'all', 'n': 2, 'bound<transfer_error': 1}]
     """
-    bounds = [b for b in bounds if b in df.columns] if bounds is BOUND_COLUMNS else bounds
-    errors = [e for e in errors if e in df.columns] if errors is ERROR_COLUMNS else errors
+    if bounds is BOUND_COLUMNS:  # the aligned columns are optional, the others required
+        bounds = [b for b in bounds if b in df.columns or b not in _OPTIONAL_COLUMNS]
+    if errors is ERROR_COLUMNS:
+        errors = [e for e in errors if e in df.columns or e not in _OPTIONAL_COLUMNS]
     _check(df, [*bounds, *errors], "coverage_table")
     by = by if by in df.columns else None
     rows = []

@@ -163,8 +163,10 @@ def test_report_prints_tables_and_writes_figures(tmp_path, capsys):
     assert (folder / "report.md").is_file()
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
         "bound_vs_error.png",
+        "error_vs_aligned_tv.png",
         "error_vs_tv.png",
         "tv_vs_gap.png",
+        "tv_vs_gap_by_alignment.png",
     ]
 
 

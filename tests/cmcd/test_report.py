@@ -80,15 +80,13 @@ def test_spearman_undefined_cases_and_bad_input():
 def test_correlation_table_per_group_and_pooled():
     df = fake_results()
     table = correlation_table(df)
-    pairs = [
-        ("gap", "tv_estimate"),
-        ("gap", "tv_joint_estimate"),
-        ("gap", "disagreement"),
-        ("gap", "target_error"),
-        ("tv_estimate", "target_error"),
-        ("tv_joint_estimate", "target_error"),
-        ("disagreement", "target_error"),
+    terms = [
+        *("tv_estimate", "tv_aligned_estimate"),
+        *(f"tv_aligned_estimate_{name}" for name in ("none", "center", "whiten", "linear")),
+        *("tv_joint_estimate", "tv_aligned_joint_estimate", "gap_norm", "relative_gap"),
+        "disagreement",
     ]
+    pairs = [("gap", t) for t in (*terms, "target_error")] + [(t, "target_error") for t in terms]
     assert list(zip(table["x"], table["y"], strict=True)) == [p for p in pairs for _ in range(5)]
     assert list(table["loss"][:5]) == [*LOSSES, "all"]
     assert list(table["n"][:5]) == [18, 18, 18, 18, 72]
@@ -211,8 +209,10 @@ def test_sweep_report_writes_markdown_and_figures(tmp_path):
     assert set(report.tables) == {"correlations", "correlations_of_means", "coverage", "means"}
     assert sorted(p.name for p in report.figures.values()) == [
         "t_bound_vs_error.png",
+        "t_error_vs_aligned_tv.png",
         "t_error_vs_tv.png",
         "t_tv_vs_gap.png",
+        "t_tv_vs_gap_by_alignment.png",
     ]
     assert all(p.is_file() for p in report.figures.values())
     text = (tmp_path / "report.md").read_text()
@@ -229,9 +229,10 @@ def test_sweep_report_without_gap_or_loss(tmp_path):
     df["pair"] = np.repeat(["fac-zer", "pix-fou", "kar-mor", "zer-fac"], 18)
     df.to_csv(tmp_path / "results.csv", index=False)
     report = sweep_report(tmp_path)
-    assert sorted(report.figures) == ["bound_vs_error", "error_vs_tv"]
+    assert sorted(report.figures) == ["bound_vs_error", "error_vs_aligned_tv", "error_vs_tv"]
     table = report.tables["correlations"]
-    assert list(table["group"]) == ["all"] * 3 and set(table["y"]) == {"target_error"}
+    assert set(table["group"]) == {"all"} and set(table["y"]) == {"target_error"}
+    assert len(table) == 11  # every TV, gap and disagreement term against the target error
     assert list(report.tables["means"]["pair"]) == ["fac-zer", "pix-fou", "kar-mor", "zer-fac"]
 
 
