@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,6 +120,19 @@ def plot_error_vs_tv(
     return fig
 
 
+def _mean_std_line(ax: Any, part: pd.DataFrame, x: str, y: str, label: str, capsize: int) -> None:
+    """Draw the mean of ``y`` per value of ``x``, with the standard deviation as error bars."""
+    stats = part.groupby(x)[y].agg(["mean", "std"]).sort_index()
+    ax.errorbar(
+        stats.index.to_numpy(dtype=float),
+        stats["mean"].to_numpy(dtype=float),
+        yerr=stats["std"].fillna(0.0).to_numpy(dtype=float),
+        label=label,
+        marker="o",
+        capsize=capsize,
+    )
+
+
 def plot_tv_vs_gap(
     df: pd.DataFrame,
     *,
@@ -149,15 +163,7 @@ def plot_tv_vs_gap(
     fig = Figure(figsize=(5.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
     for label, part in _groups(df, hue):
-        stats = part.groupby(gap)[tv].agg(["mean", "std"]).sort_index()
-        ax.errorbar(
-            stats.index.to_numpy(dtype=float),
-            stats["mean"].to_numpy(dtype=float),
-            yerr=stats["std"].fillna(0.0).to_numpy(dtype=float),
-            label=label,
-            marker="o",
-            capsize=3,
-        )
+        _mean_std_line(ax, part, gap, tv, label, capsize=3)
     ax.set(xlabel=_label(gap), ylabel=_label(tv), title="Estimated TV vs modality gap")
     ax.set_ylim(-0.02, 1.02)
     ax.legend(title=hue if hue in df.columns else None, fontsize="small")
@@ -201,15 +207,7 @@ def plot_tv_by_alignment(
     axes = fig.subplots(1, len(groups), squeeze=False, sharey=True)[0]
     for (title, part), ax in zip(groups, axes, strict=True):
         for label, col in present.items():
-            stats = part.groupby(gap)[col].agg(["mean", "std"]).sort_index()
-            ax.errorbar(
-                stats.index.to_numpy(dtype=float),
-                stats["mean"].to_numpy(dtype=float),
-                yerr=stats["std"].fillna(0.0).to_numpy(dtype=float),
-                label=label,
-                marker="o",
-                capsize=2,
-            )
+            _mean_std_line(ax, part, gap, col, label, capsize=2)
         ax.set(xlabel=_label(gap), title=f"{panel or 'runs'}: {title}", ylim=(-0.02, 1.02))
     axes[0].set_ylabel("estimated latent TV (marginal)")
     axes[-1].legend(title="alignment", fontsize="small")
