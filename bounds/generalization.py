@@ -41,6 +41,7 @@ from bounds._result import TVEstimate
 from bounds._validation import as_2d_float_array, check_alpha
 from bounds.alignment import gap_terms, make_alignment
 from bounds.probe import LinearProbe
+from bounds.target_terms import TARGET_TERMS, compute_target_terms
 
 __all__ = [
     "BoundReport",
@@ -87,11 +88,14 @@ _TERMS: dict[str, tuple[str, str]] = {
     "tv_aligned_joint_lower": ("certified", "lower confidence bound on the aligned joint TV"),
     "aligned_bound": ("estimate", "aligned_source_error + tv_aligned_joint_estimate"),
     "aligned_certified_bound": ("certified", "CP(err_A(h o T_A)) + CP(disagreement) >= err_B"),
+    **TARGET_TERMS,
 }
 _TV_LOWER_TERMS = ("tv_lower", "tv_upper", "tv_joint_lower", "tv_aligned_lower",
                    "tv_aligned_joint_lower")  # fmt: skip
 #: Terms that need alignment rows; ``None`` when none were given (reason in ``details``).
-ALIGNED_TERMS: tuple[str, ...] = tuple(k for k in _TERMS if "aligned" in k)
+ALIGNED_TERMS: tuple[str, ...] = tuple(
+    k for k in _TERMS if "aligned" in k and k not in TARGET_TERMS
+)
 #: TV methods that need row-paired samples: ``split_pairs=None`` keeps their pairs.
 PAIRED_METHODS: frozenset[str] = frozenset({"paired"})
 
@@ -163,6 +167,21 @@ class BoundReport:
         instance of the theorem, bounding err_B(h o T_B).
     aligned_certified_bound : float or None
         Clopper-Pearson bound on err_B(h o T_B) from the aligned disagreement; certified.
+    certified_target_bound, best_certified_target_bound, margin_transport_bound : float or None
+        CERTIFIED upper bounds on the fine-tuned target model's error err_B(h_B), from the
+        pairing (:mod:`bounds.target_bounds`; rows in :mod:`bounds.target_terms`).
+    dis2_bound : float or None
+        DIS² bound on err_B(h_B), certified under its assumption on the linear critic.
+    dis2_estimate, atc_estimate, disagreement_estimate, pair_disagreement, \
+    paired_error_estimate : float or None
+        ESTIMATES of err_B(h_B) (:mod:`bounds.label_free`).
+    w1_aligned, paired_cost : float or None
+        W1 between the mapped teacher and the student latents of the unlabeled pairs, and
+        the mean cost of the pairing (never below it); estimates.
+    target_head_error : float or None
+        Measured error of the refitted h_B on all held-out rows (reads target labels; the
+        value the target terms are compared with, equal to ``target_error`` when step 3 is
+        a linear probe). The target terms are ``None`` without ``z_target_train``.
     tv_by_alignment : dict
         Marginal TV estimate after each alignment of ``compare_alignments`` (flattened to
         ``tv_aligned_estimate_<name>`` columns by ``to_dict``).
@@ -203,11 +222,23 @@ class BoundReport:
     tv_aligned_joint_lower: float | None = None
     aligned_bound: float | None = None
     aligned_certified_bound: float | None = None
+    certified_target_bound: float | None = None
+    best_certified_target_bound: float | None = None
+    margin_transport_bound: float | None = None
+    dis2_bound: float | None = None
+    dis2_estimate: float | None = None
+    atc_estimate: float | None = None
+    disagreement_estimate: float | None = None
+    pair_disagreement: float | None = None
+    paired_error_estimate: float | None = None
+    w1_aligned: float | None = None
+    paired_cost: float | None = None
+    target_head_error: float | None = None
     tv_by_alignment: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status(self, name: str) -> str:
-        """Return ``"certified"`` or ``"estimate"`` for the term ``name``.
+        """Return ``"certified"``, ``"estimate"`` or ``"certified under an assumption"``.
 
         TV confidence bounds count as certified only when the samples suit the method:
         independent halves (``split_pairs=True``), or kept pairs for a method of
@@ -450,6 +481,8 @@ def compute_bound(
     z_align_source: Any = None,
     z_align_target: Any = None,
     compare_alignments: Sequence[str] = (),
+    z_target_train: Any = None,
+    gammas: Any = None,
 ) -> BoundReport:
     r"""Compute every term of the generalization bound from paired latents.
 
@@ -510,6 +543,12 @@ def compute_bound(
     compare_alignments : sequence of str
         Further alignments whose marginal aligned TV is reported in ``tv_by_alignment``
         (same pair halves and seed as ``tv_aligned_estimate``).
+    z_target_train : array-like of shape (n_train, d) or None
+        Student latents of the labelled rows: the fine-tuned target head h_B is fitted on
+        them, and the label-free terms on err_B(h_B) are computed
+        (:func:`bounds.target_terms.compute_target_terms`); ``None`` leaves them ``None``.
+    gammas : array-like or None
+        Margin grid of ``margin_transport_bound`` (``None``: its default grid).
 
     Returns
     -------
@@ -552,7 +591,14 @@ def compute_bound(
         tv, rows, alignment, (z_align_source, z_align_target), compare_alignments, seeds
     )
     tv_terms["details"].update(aligned.pop("details"))
+    target = _target_section(
+        (zs_tr, y_tr, z_target_train, zs_te, zt_te, y_te),
+        z_align_source=z_align_source, z_align_target=z_align_target, alignment=alignment,
+        alpha=alpha, gammas=gammas, random_state=seeds[0],
+    )  # fmt: skip
+    tv_terms["details"]["target_terms"] = target.pop("details")
     return BoundReport(
+        **target,
         **errors,
         **tv_terms,
         **aligned,
@@ -688,6 +734,14 @@ def _aligned_section(
     return out
 
 
+def _target_section(rows: tuple, **kwargs: Any) -> dict[str, Any]:
+    """Compute the label-free target terms, or give ``None`` for each and the reason."""
+    if rows[2] is None:
+        reason = "no z_target_train (student latents of the labelled rows) to fit h_B"
+        return {**dict.fromkeys(TARGET_TERMS), "details": reason}
+    return compute_target_terms(*rows, **kwargs)
+
+
 def _load_features(path: Path) -> dict[str, np.ndarray]:
     """Read the arrays of ``features.npz``; errors name the file and the missing key."""
     if not path.is_file():
@@ -756,6 +810,8 @@ def bound_from_run(run_dir: str | Path, **kwargs: Any) -> BoundReport:
     feats = _load_features(run_dir / "features.npz")
     if "target_error" not in kwargs:
         kwargs["target_error"] = _load_target_error(run_dir / "result.json")
+    if "z_target_train" in feats:
+        kwargs.setdefault("z_target_train", feats["z_target_train"])
     if "z_source_paired" in feats and "z_target_paired" in feats:
         kwargs.setdefault("z_align_source", feats["z_source_paired"])
         kwargs.setdefault("z_align_target", feats["z_target_paired"])

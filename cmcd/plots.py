@@ -54,12 +54,28 @@ LABELS: dict[str, str] = {
     "aligned_transfer_error": "measured transfer error err_B(h o T_B)",
     "aligned_bound": "estimated aligned bound",
     "aligned_certified_bound": "certified aligned bound",
+    "certified_target_bound": "certified target bound (triangle)",
+    "best_certified_target_bound": "certified target bound (best of 3)",
+    "margin_transport_bound": "certified OT margin bound",
+    "dis2_bound": "DIS2 bound (under its assumption)",
+    "atc_estimate": "ATC estimate",
+    "disagreement_estimate": "disagreement estimate",
+    "pair_disagreement": "pair disagreement (estimate)",
+    "paired_error_estimate": "paired independent-errors estimate",
 }
 _MARKERS: dict[str, str] = {
     "bound": "o",
     "certified_bound": "^",
     "aligned_bound": "D",
     "aligned_certified_bound": "v",
+    "certified_target_bound": "^",
+    "best_certified_target_bound": "v",
+    "margin_transport_bound": "P",
+    "dis2_bound": "X",
+    "atc_estimate": "o",
+    "disagreement_estimate": "s",
+    "pair_disagreement": "D",
+    "paired_error_estimate": "*",
 }
 
 
@@ -261,7 +277,9 @@ def plot_bound_vs_error(
                 label=f"{_label(bound)} ({below}/{len(df)} below)",
             )
         ax.axline((0.0, 0.0), slope=1.0, color="0.3", linestyle="--", linewidth=1)
-        ax.set(xlabel=_label(error), ylabel="bound", xlim=(-0.02, 1.02), ylim=(-0.02, top))
+        ax.set(
+            xlabel=_label(error), ylabel="bound or estimate", xlim=(-0.02, 1.02), ylim=(-0.02, top)
+        )
         ax.set_title(f"Bounds vs {_label(error)}")
         ax.legend(fontsize="small", loc="lower right")
     return fig

@@ -299,7 +299,10 @@ def test_report_dict_frame_and_summary(report):
     assert set(certified) == {
         *("tv_lower", "tv_upper", "tv_joint_lower", "certified_bound"),
         *("tv_aligned_lower", "tv_aligned_joint_lower", "aligned_certified_bound"),
+        *("certified_target_bound", "best_certified_target_bound", "margin_transport_bound"),
     }
+    assert report.status("dis2_bound") == "certified under an assumption"
+    assert report.certified_target_bound is None and "z_target_train" in report.details["target_terms"]
     assert report.aligned_bound is None and "alignment rows" in report.details["aligned"]
     text = str(report)
     assert text == report.summary()
@@ -314,7 +317,10 @@ def test_report_dict_frame_and_summary(report):
 
 def test_tv_lowers_not_certified_without_split(report):
     unsplit = dataclasses.replace(report, split_pairs=False)
-    assert unsplit.certified_terms() == ["certified_bound", "aligned_certified_bound"]
+    assert unsplit.certified_terms() == [
+        "certified_bound", "aligned_certified_bound", "certified_target_bound",
+        "best_certified_target_bound", "margin_transport_bound",
+    ]  # fmt: skip
     with pytest.raises(ValueError, match="name must be one of"):
         report.status("nope")
 
@@ -390,7 +396,8 @@ def test_bound_from_run_round_trip(tmp_path):
     got = bound_from_run(tmp_path, random_state=0, estimate_tv=crossfit_logistic_tv)
     want = compute_bound(arrays["z_source_train"], arrays["y_train"], arrays["z_source_test"],
                          arrays["z_target_test"], arrays["y_test"], target_error=0.3,
-                         random_state=0, estimate_tv=crossfit_logistic_tv)  # fmt: skip
+                         random_state=0, estimate_tv=crossfit_logistic_tv,
+                         z_target_train=arrays.get("z_target_train"))  # fmt: skip
     assert got == want and got.target_error == 0.3
     override = bound_from_run(str(tmp_path), target_error=0.1, estimate_tv=zero_tv)
     assert override.target_error == 0.1
