@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from bounds.run_files import target_terms_from_run, target_terms_table
+from bounds.run_files import target_terms_table
 from bounds.target_terms import TARGET_TERMS
 from bounds.tightness import TERM_TARGETS, rank_teachers, tightness_table
 from cmcd.plots import plot_bound_vs_error, save_figure
@@ -50,20 +50,18 @@ PLOTTED = [
 
 
 def teacher_run(task: RunTask) -> dict[str, Any]:
-    """Run one config and compute only its target terms (the sweep's per-run work)."""
+    """Run one config (the sweep's per-run work); its terms are computed afterwards."""
     from cmcd.pipeline import run
 
     start = time.perf_counter()
     try:
         result = run(task.config, task.run_dir, progress=False, cache_dir=task.cache_dir)
-        terms = target_terms_from_run(task.run_dir, random_state=int(task.config["seed"]))
     except Exception as err:  # reported per run; the sweep goes on
         Path(task.run_dir).mkdir(parents=True, exist_ok=True)
         (Path(task.run_dir) / "error.txt").write_text(traceback.format_exc())
         return {"run_id": task.run_id, "error": f"{type(err).__name__}: {err}"}
-    terms.pop("details")
     return {
-        "run_id": task.run_id, **task.values, **terms,
+        "run_id": task.run_id, **task.values,
         "target_accuracy": result["target_accuracy"],
         "seconds": round(time.perf_counter() - start, 3),
     }  # fmt: skip
@@ -79,14 +77,19 @@ def teachers_sweep(target: str, seeds: int) -> Any:
 
 
 def run_teachers(out: Path, seeds: int, workers: int) -> pd.DataFrame:
-    """Run the teacher-choice sweeps (resumable, a folder per target view); return the rows."""
+    """Run the teacher-choice sweeps (resumable, a folder per target view); score every run."""
     rows = []
     for target in VIEWS:
         folder = out / target
         run_sweep(teachers_sweep(target, seeds), folder, workers=workers, run_fn=teacher_run)
         for path in sorted((folder / "rows").glob("*.json")):
-            rows.append({**json.loads(path.read_text()), "target": target})
-    return pd.DataFrame(rows).rename(columns={"source": "data.source", "target": "data.target"})
+            row = json.loads(path.read_text())
+            rows.append({"run_id": row["run_id"], "data.source": row["source"],
+                         "seed": row["seed"], "data.target": target,
+                         "dir": folder / "runs" / row["run_id"]})  # fmt: skip
+    runs = pd.DataFrame(rows)
+    terms = target_terms_table(dict(zip(runs["run_id"], runs["dir"], strict=True)), random_state=0)
+    return runs.drop(columns="dir").merge(terms, left_on="run_id", right_on="run")
 
 
 def digits_runs(folder: Path) -> pd.DataFrame:

@@ -293,13 +293,19 @@ class SweepReport:
 
 def summary_tables(df: pd.DataFrame, *, by: str | None = "loss") -> dict[str, pd.DataFrame]:
     """Build the four tables of a sweep report from its results table."""
+    from bounds.tightness import tightness_table
+
     means = condition_means(df)
-    return {
+    tables = {
         "correlations": correlation_table(df, by=by),
         "correlations_of_means": correlation_table(means, by=by),
         "coverage": coverage_table(df, by=by),
         "means": means,
     }
+    tight = tightness_table(df)
+    if not tight.empty:
+        tables["tightness"] = tight
+    return tables
 
 
 _TITLES: dict[str, str] = {
@@ -307,7 +313,14 @@ _TITLES: dict[str, str] = {
     "correlations_of_means": "Spearman correlations of seed-averaged conditions",
     "coverage": "Runs whose bound sits below the measured error (counts out of n)",
     "means": "Seed-averaged metrics per condition",
+    "tightness": "Validity, slack (term - error), Spearman and MAE of every bound and estimate",
 }
+
+#: Target-model terms drawn against the measured target error (when the table has them).
+TARGET_FIGURE_TERMS: tuple[str, ...] = (
+    "certified_target_bound", "best_certified_target_bound", "dis2_bound",
+    "atc_estimate", "pair_disagreement", "paired_error_estimate",
+)  # fmt: skip
 
 
 def pivot_rho(table: pd.DataFrame) -> pd.DataFrame:
@@ -388,6 +401,11 @@ def report_figures(df: pd.DataFrame) -> dict[str, Figure]:
         "error_vs_tv": plot_error_vs_tv(df, hue=hue),
         "bound_vs_error": plot_bound_vs_error(df, errors=errors, bounds=bounds),
     }
+    terms = [t for t in TARGET_FIGURE_TERMS if t in df.columns and df[t].notna().any()]
+    if terms and "target_error" in df.columns:
+        figs["target_terms_vs_error"] = plot_bound_vs_error(
+            df, errors=("target_error",), bounds=terms
+        )
     if "tv_aligned_estimate" in df.columns and df["tv_aligned_estimate"].notna().any():
         figs["error_vs_aligned_tv"] = plot_error_vs_tv(df, tv="tv_aligned_estimate", hue=hue)
     if "gap" in df.columns:

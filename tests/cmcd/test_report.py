@@ -206,7 +206,12 @@ def test_sweep_report_writes_markdown_and_figures(tmp_path):
     df = fake_results()
     df.to_csv(tmp_path / "results.csv", index=False)
     report = sweep_report(tmp_path, figures_dir=tmp_path / "figs", prefix="t_")
-    assert set(report.tables) == {"correlations", "correlations_of_means", "coverage", "means"}
+    assert set(report.tables) == {
+        "correlations", "correlations_of_means", "coverage", "means", "tightness"
+    }  # fmt: skip
+    tight = report.tables["tightness"].set_index("term")
+    np.testing.assert_allclose(tight.loc["certified_bound", "median_slack"], 0.08, atol=1e-9)
+    assert tight.loc["certified_bound", "validity"] == 1.0
     assert sorted(p.name for p in report.figures.values()) == [
         "t_bound_vs_error.png",
         "t_error_vs_aligned_tv.png",

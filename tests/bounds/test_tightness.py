@@ -1,0 +1,44 @@
+"""Tightness table and teacher ranking, against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bounds.tightness import rank_teachers, tightness_table
+
+
+def test_tightness_table_values():
+    frame = pd.DataFrame({
+        "certified_target_bound": [0.3, 0.5, 0.9, np.nan],
+        "atc_estimate": [0.1, 0.4, 0.5, 0.2],
+        "target_error": [0.2, 0.6, 0.7, 0.1],
+    })  # fmt: skip
+    table = tightness_table(frame).set_index("term")
+    bound = table.loc["certified_target_bound"]
+    assert bound["n_runs"] == 3 and bound["kind"] == "bound"
+    np.testing.assert_allclose(bound["validity"], 2 / 3)
+    np.testing.assert_allclose(bound["median_slack"], 0.1)
+    np.testing.assert_allclose(bound["p90_slack"], np.quantile([0.1, -0.1, 0.2], 0.9))
+    np.testing.assert_allclose(bound["spearman"], 1.0)
+    est = table.loc["atc_estimate"]
+    assert np.isnan(est["validity"]) and est["n_runs"] == 4
+    np.testing.assert_allclose(est["mae"], np.mean([0.1, 0.2, 0.2, 0.1]))
+    assert "dis2_bound" not in table.index
+
+
+def test_rank_teachers_averages_seeds_and_scores_kendall():
+    rows = []
+    for target, order in (("zer", [0.1, 0.2, 0.3]), ("fou", [0.3, 0.2, 0.1])):
+        for source, err in zip(("a", "b", "c"), order, strict=True):
+            for seed in (0, 1):
+                rows.append({"data.target": target, "data.source": source, "seed": seed,
+                             "target_error": err + 0.01 * seed, "term": err})  # fmt: skip
+    ranks = rank_teachers(pd.DataFrame(rows), ["term"])
+    per = ranks[ranks["target"] != "mean"].set_index("target")
+    np.testing.assert_allclose(per["kendall_tau"], [1.0, 1.0])
+    assert per.loc["zer", "best_by_term"] == "a" and per.loc["fou", "best_by_error"] == "c"
+    np.testing.assert_allclose(ranks[ranks["target"] == "mean"]["kendall_tau"], [1.0])
+    with pytest.raises(ValueError, match="column 'nope'"):
+        rank_teachers(pd.DataFrame(rows), ["nope"])
