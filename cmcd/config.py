@@ -1,8 +1,10 @@
 """Run configuration: documented defaults, YAML loading, ``--set`` overrides and validation.
 
 A run is described by one nested dict (usually a YAML file). Every key has a default in
-:data:`DEFAULTS`, documented in :data:`DOCS`; unknown keys are errors that list the valid ones.
-The ``data`` section is passed to :func:`cmcd.data.load_dataset`, which validates its options.
+:data:`DEFAULTS`, documented in :data:`DOCS` and checked by :data:`CHECKS`; unknown keys are
+errors that suggest the close match and list the valid ones. ``data.*`` options are checked
+against the dataset loader's signature and ``distill.params`` against the loss's, so that a bad
+config fails in :func:`resolve_config`, before any data is loaded or any model trained.
 
 Examples
 --------
@@ -19,10 +21,13 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from cmcd._checks import check_choice, check_count, check_number, did_you_mean
 
 DEFAULTS: dict[str, Any] = {
     "data": {"name": "mfeat"},
@@ -67,45 +72,131 @@ DEFAULTS: dict[str, Any] = {
 DOCS: dict[str, str] = {
     "data.name": "dataset registry name (mfeat, digits, fashion, synthetic, npz, csv, parquet); "
     "the other data.* keys are that dataset's options (cmcd.data.dataset_options)",
-    "model.latent_dim": "dimension of the shared latent space of teacher and student encoders",
-    "model.hidden": "hidden widths of MLP encoders (vector views)",
+    "model.latent_dim": "dimension (>= 1) of the shared latent space of teacher and student "
+    "encoders",
+    "model.hidden": "hidden widths (a list of integers >= 1) of MLP encoders (vector views)",
     "model.source_arch": "encoder for the source view: auto (by view kind), mlp or cnn",
     "model.target_arch": "encoder for the target view: auto (by view kind), mlp or cnn",
-    "model.projection_dim": "output width of the SSL projection head",
-    "pretrain.epochs": "epochs of SimCLR pre-training (source teacher; target with target_ssl)",
-    "pretrain.batch_size": "SSL batch size (2x views per step)",
-    "pretrain.lr": "AdamW learning rate for SSL",
-    "pretrain.weight_decay": "AdamW weight decay for SSL",
-    "pretrain.temperature": "NT-Xent temperature",
-    "pretrain.noise": "augmentation: Gaussian noise std (standardised units; images: x0.1)",
-    "pretrain.mask": "augmentation: probability of SCARF-corrupting each feature (vectors) / of "
-    "a one-pixel shift per axis (images)",
+    "model.projection_dim": "output width (>= 1) of the SSL projection head",
+    "pretrain.epochs": "epochs (>= 0) of SimCLR pre-training (source teacher; target with "
+    "target_ssl); 0 keeps the encoder at its initialisation",
+    "pretrain.batch_size": "SSL batch size, >= 2 (2x views per step)",
+    "pretrain.lr": "AdamW learning rate for SSL, > 0",
+    "pretrain.weight_decay": "AdamW weight decay for SSL, >= 0",
+    "pretrain.temperature": "NT-Xent temperature, > 0",
+    "pretrain.noise": "augmentation: Gaussian noise std, >= 0 (standardised units; images: x0.1)",
+    "pretrain.mask": "augmentation: probability in [0, 1] of SCARF-corrupting each feature "
+    "(vectors) / of a one-pixel shift per axis (images)",
     "pretrain.target_ssl": "also pre-train the target encoder with SSL on target data "
     "(the SSL(target) -> FT(target) baseline when distill.loss is none)",
     "distill.loss": "distillation loss: cmd, cmc, cmd+cmc, l2, cosine, crd, none",
-    "distill.epochs": "epochs of cross-modality distillation on the paired unlabeled set",
-    "distill.batch_size": "pairs per distillation step",
-    "distill.lr": "AdamW learning rate for distillation",
-    "distill.weight_decay": "AdamW weight decay for distillation",
-    "distill.n_pairs": "number m of paired unlabeled samples (null: every training row)",
-    "distill.params": "loss hyper-parameters passed to cmcd.losses.make_distill_loss",
-    "finetune.labels_per_class": "labeled target samples per class for step 3",
-    "finetune.epochs": "epochs of full fine-tuning after the linear probe (0: linear probe only)",
-    "finetune.lr": "AdamW learning rate of full fine-tuning",
-    "finetune.C": "inverse L2 strength of the linear probe on standardised latents; null "
+    "distill.epochs": "epochs (>= 0) of cross-modality distillation on the paired unlabeled set",
+    "distill.batch_size": "pairs per distillation step, >= 2",
+    "distill.lr": "AdamW learning rate for distillation, > 0",
+    "distill.weight_decay": "AdamW weight decay for distillation, >= 0",
+    "distill.n_pairs": "number m >= 2 of paired unlabeled samples (null: every training row)",
+    "distill.params": "loss hyper-parameters passed to cmcd.losses.make_distill_loss (names, types "
+    "and ranges checked against that loss; see cmcd.losses.distill_loss_defaults)",
+    "finetune.labels_per_class": "labeled target samples per class for step 3, >= 1",
+    "finetune.epochs": "epochs (>= 0) of full fine-tuning after the linear probe "
+    "(0: linear probe only)",
+    "finetune.lr": "AdamW learning rate of full fine-tuning, > 0",
+    "finetune.C": "inverse L2 strength (> 0) of the linear probe on standardised latents; null "
     "(default): cross-validated on the labelled rows (bounds.probe.LinearProbe), a number: fixed",
     "evaluate_on": "test (the held-out test split) or validation (a split of the training rows, "
     "for tuning without touching the test split)",
-    "validation_fraction": "fraction of training rows held out when evaluate_on is validation",
-    "seed": "seed of every random choice in the run",
+    "validation_fraction": "fraction in (0, 1) of training rows held out when evaluate_on "
+    "is validation",
+    "seed": "seed of every random choice in the run: an integer >= 0 (not a bool)",
     "device": "auto (CUDA when present), cpu or cuda",
 }
 
+ARCHS = ("auto", "mlp", "cnn")
+"""Encoder choices of ``model.source_arch`` and ``model.target_arch``."""
+
 CHOICES: dict[str, tuple[Any, ...]] = {
     "evaluate_on": ("test", "validation"),
-    "model.source_arch": ("auto", "mlp", "cnn"),
-    "model.target_arch": ("auto", "mlp", "cnn"),
+    "model.source_arch": ARCHS,
+    "model.target_arch": ARCHS,
 }
+
+Check = Callable[[Any, str], Any]
+
+
+def _count(minimum: int) -> Check:
+    return lambda value, key: check_count(value, key, minimum)
+
+
+def _number(**bounds: Any) -> Check:
+    return lambda value, key: check_number(value, key, **bounds)
+
+
+def _optional(check: Check) -> Check:
+    return lambda value, key: None if value is None else check(value, key)
+
+
+def _choice(choices: tuple[Any, ...]) -> Check:
+    return lambda value, key: check_choice(value, key, choices)
+
+
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    return value
+
+
+def _widths(value: Any, key: str) -> list[int]:
+    if not isinstance(value, list):
+        raise ValueError(f"{key} must be a list of positive integers, got {value!r}")
+    return [check_count(v, f"{key} entry", 1) for v in value]
+
+
+def _device(value: Any, key: str) -> str:
+    from cmcd._device import DEVICE_CHOICES
+
+    return check_choice(value, key, tuple(DEVICE_CHOICES))
+
+
+def _distill_loss(value: Any, key: str) -> str:
+    from cmcd.losses import DISTILL_LOSSES
+
+    return check_choice(value, key, tuple(DISTILL_LOSSES))
+
+
+_POSITIVE = _number(low=0, low_open=True)
+_NON_NEGATIVE = _number(low=0)
+
+CHECKS: dict[str, Check] = {
+    "model.latent_dim": _count(1),
+    "model.hidden": _widths,
+    "model.source_arch": _choice(ARCHS),
+    "model.target_arch": _choice(ARCHS),
+    "model.projection_dim": _count(1),
+    "pretrain.epochs": _count(0),
+    "pretrain.batch_size": _count(2),
+    "pretrain.lr": _POSITIVE,
+    "pretrain.weight_decay": _NON_NEGATIVE,
+    "pretrain.temperature": _POSITIVE,
+    "pretrain.noise": _NON_NEGATIVE,
+    "pretrain.mask": _number(low=0, high=1),
+    "pretrain.target_ssl": _flag,
+    "distill.loss": _distill_loss,
+    "distill.epochs": _count(0),
+    "distill.batch_size": _count(2),
+    "distill.lr": _POSITIVE,
+    "distill.weight_decay": _NON_NEGATIVE,
+    "distill.n_pairs": _optional(_count(2)),
+    "finetune.labels_per_class": _count(1),
+    "finetune.epochs": _count(0),
+    "finetune.lr": _POSITIVE,
+    "finetune.C": _optional(_POSITIVE),
+    "evaluate_on": _choice(CHOICES["evaluate_on"]),
+    "validation_fraction": _number(low=0, high=1, low_open=True, high_open=True),
+    "seed": _count(0),
+    "device": _device,
+}
+"""Dotted key -> check of its type and range (the ranges follow :data:`DOCS`). ``data.*`` and
+``distill.params`` are checked against the dataset loader's and the loss's signatures."""
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -117,7 +208,8 @@ def _merge(base: dict[str, Any], update: dict[str, Any], prefix: str) -> dict[st
         if key not in base and not free_form:
             valid = ", ".join(sorted(base))
             where = f"section '{prefix[:-1]}'" if prefix else "the top level"
-            raise ValueError(f"unknown config key '{dotted}' in {where}; valid keys: {valid}")
+            hint = did_you_mean(key, base) or ";"
+            raise ValueError(f"unknown config key '{dotted}' in {where}{hint} valid keys: {valid}")
         if isinstance(base.get(key), dict) and dotted != "distill.params":
             if not isinstance(value, dict):
                 raise ValueError(f"config key '{dotted}' must be a mapping, got {value!r}")
@@ -127,11 +219,71 @@ def _merge(base: dict[str, Any], update: dict[str, Any], prefix: str) -> dict[st
     return out
 
 
-def _check_choices(cfg: dict[str, Any]) -> None:
-    for dotted, choices in CHOICES.items():
-        value = get_dotted(cfg, dotted)
-        if value not in choices:
-            raise ValueError(f"config key '{dotted}' must be one of {choices}, got {value!r}")
+def _check_data(data: dict[str, Any]) -> None:
+    """Check ``data.name`` against the dataset registry and the options' names and types."""
+    from cmcd.data import DATASETS
+    from cmcd.validation import check_keywords
+
+    name = check_choice(data.get("name"), "config key 'data.name'", tuple(sorted(DATASETS)))
+    options = {k: v for k, v in data.items() if k != "name"}
+    check_keywords(options, DATASETS[name], "data", exclude=("seed",))
+
+
+def _check_distill_params(cfg: dict[str, Any]) -> None:
+    """Check ``distill.params`` against the chosen loss's signature, then build that loss.
+
+    The loss is built on the meta device (no memory is allocated), so that its own range
+    checks run before any data is loaded.
+    """
+    import torch
+
+    from cmcd.losses import DISTILL_LOSSES, distill_loss_defaults, make_distill_loss
+    from cmcd.validation import check_keywords, keyword_parameters
+
+    loss, params = cfg["distill"]["loss"], cfg["distill"]["params"]
+    if not isinstance(params, dict):
+        raise ValueError(f"config key 'distill.params' must be a mapping, got {params!r}")
+    factory = DISTILL_LOSSES[loss]
+    context = set(keyword_parameters(factory)) - set(distill_loss_defaults(loss))  # n_data, dim
+    check_keywords(params, factory, "distill.params", exclude=context)
+    n_data = cfg["distill"]["n_pairs"] or 2
+    try:
+        with torch.device("meta"):
+            make_distill_loss(loss, n_data=n_data, dim=cfg["model"]["latent_dim"], **params)
+    except ValueError as err:
+        raise ValueError(f"config key 'distill.params' for loss {loss!r}: {err}") from None
+
+
+def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Check every key of a merged config against :data:`CHECKS`, the dataset and the loss.
+
+    Parameters
+    ----------
+    cfg : dict
+        A complete configuration (every key of :data:`DEFAULTS` present).
+
+    Returns
+    -------
+    dict
+        ``cfg`` itself.
+
+    Raises
+    ------
+    ValueError
+        Naming the key, the bad value and what is allowed.
+
+    Examples
+    --------
+    >>> validate_config(set_dotted(resolve_config({}), "pretrain.mask", 2))
+    Traceback (most recent call last):
+        ...
+    ValueError: config key 'pretrain.mask' must be a finite number in [0, 1], got 2
+    """
+    for dotted, check in CHECKS.items():
+        check(get_dotted(cfg, dotted), f"config key '{dotted}'")
+    _check_data(cfg["data"])
+    _check_distill_params(cfg)
+    return cfg
 
 
 def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
@@ -150,17 +302,14 @@ def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     Raises
     ------
     ValueError
-        On an unknown key (the message lists the valid keys) or a value outside its choices.
+        On an unknown key (the message suggests the close match and lists the valid keys), or
+        a value of the wrong type or range (:func:`validate_config`).
     """
     if config is None:
         config = {}
     if not isinstance(config, dict):
         raise ValueError(f"config must be a mapping of sections, got {type(config).__name__}")
-    cfg = _merge(DEFAULTS, config, "")
-    if not isinstance(cfg["data"].get("name"), str):
-        raise ValueError("config key 'data.name' must name a dataset")
-    _check_choices(cfg)
-    return cfg
+    return validate_config(_merge(DEFAULTS, config, ""))
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

@@ -6,7 +6,9 @@ up by name in :data:`EXECUTORS` and built with :func:`make_executor`.
 
 - ``local`` (default): :class:`concurrent.futures.ProcessPoolExecutor` on this machine, with
   the ``forkserver`` start method where the platform has it, else ``spawn`` (never ``fork``,
-  which is unsafe with torch's threads).
+  which is unsafe with torch's threads). Workers exit within a second when the process
+  that owns the pool dies, even by ``kill -9`` (:func:`watch_parent`), so they never keep
+  running queued runs as orphans.
 - ``ray``: Ray tasks (the ``ray`` extra, ``pip install 'cmcd[ray]'``). ``address`` joins a
   running cluster; without it a local Ray instance with ``workers`` CPUs is started and shut
   down again on exit.
@@ -27,8 +29,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any, Protocol
 
@@ -40,6 +45,7 @@ __all__ = [
     "RayExecutor",
     "default_threads",
     "make_executor",
+    "watch_parent",
 ]
 
 RAY_INSTALL_HINT = "pip install 'cmcd[ray]'"
@@ -106,6 +112,42 @@ def call_with_threads(fn: Callable[[Any], Any], item: Any, threads: int) -> Any:
     return fn(item)
 
 
+def watch_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Make this (worker) process exit when the process ``parent_pid`` dies.
+
+    A pool initializer: it starts a daemon thread that polls every ``interval`` seconds and
+    calls ``os._exit(1)`` as soon as ``parent_pid`` is gone or this process's parent has
+    changed (it was re-parented: the pool's owner or the ``forkserver`` between them died).
+    Without it, a ``kill -9`` of a sweep's main process leaves its workers running the
+    queued runs. Portable (no ``prctl``); reacts within about ``interval`` seconds.
+    """
+    first_ppid = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == first_ppid and _alive(parent_pid):
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cmcd-parent-watchdog", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (Linux ``/proc``, else ``kill 0``)."""
+    if Path("/proc/self/stat").is_file():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in ("Z", "X")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _start_method() -> str:
     """``forkserver`` where available (Linux, macOS), else ``spawn``; never ``fork``."""
     methods = multiprocessing.get_all_start_methods()
@@ -130,7 +172,12 @@ class LocalExecutor:
 
     def __enter__(self) -> LocalExecutor:
         context = multiprocessing.get_context(_start_method())
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=context,
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
+        )
         return self
 
     def __exit__(

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bounds.probe import LinearProbe
-from cmcd.training import embed
+from cmcd.training import check_finite, embed
 
 
 class ProbedEncoder(nn.Module):
@@ -81,6 +81,11 @@ def finetune(
     -------
     ProbedEncoder
         The classifier, in eval mode.
+
+    Raises
+    ------
+    cmcd.training.NonFiniteLossError
+        A NaN or infinite fine-tuning loss (the message names step ``finetune`` and the epoch).
     """
     z = F.normalize(embed(encoder, x), dim=1).cpu().double().numpy()
     head = linear_probe(z, y.cpu().numpy(), n_classes, C, seed).to(x.device, x.dtype)
@@ -88,8 +93,9 @@ def finetune(
     if epochs > 0:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
         model.train()
-        for _ in range(epochs):
+        for epoch in range(epochs):
             loss = F.cross_entropy(model(x), y)
+            check_finite(loss, "finetune", epoch + 1, epochs)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cmcd._checks import check_count as _check_count
+
 __all__ = [
     "CMCLoss",
     "CMDCMCLoss",
@@ -64,13 +66,6 @@ def _check_fraction(value: float, name: str, *, closed_right: bool = True) -> fl
         interval = "[0, 1]" if closed_right else "[0, 1)"
         raise ValueError(f"{name} must lie in {interval}, got {value!r}")
     return float(value)
-
-
-def _check_count(value: int, name: str, minimum: int) -> int:
-    """Return ``value`` after checking it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_embeddings(z: Any, name: str) -> None:
@@ -138,6 +133,12 @@ def info_nce(z1: Tensor, z2: Tensor, temperature: float = 0.1) -> Tensor:
     Tensor
         Scalar loss, in the dtype of ``z1``.
 
+    Notes
+    -----
+    On a batch of one (N = 1) the only candidate of each view is its positive, so the loss
+    is exactly 0 and its gradient is zero: nothing is learnt. The training loops
+    (:func:`cmcd.training.epoch_loop`) never form such a batch.
+
     References
     ----------
     Chen, Kornblith, Norouzi, Hinton (2020), "A Simple Framework for Contrastive Learning of
@@ -196,6 +197,12 @@ def cmd_loss(
     -------
     Tensor
         Scalar loss, in the dtype of ``z_student``.
+
+    Notes
+    -----
+    On a batch of one (N = 1) with the default in-batch anchors there is one anchor, so
+    :math:`p = q = 1`, the loss is exactly 0 and its gradient is zero. The training loops
+    (:func:`cmcd.training.epoch_loop`) never form such a batch.
 
     References
     ----------
@@ -258,6 +265,12 @@ def cmc_loss(
     -------
     Tensor
         Scalar loss, in the dtype of ``z_student``.
+
+    Notes
+    -----
+    On a batch of one (N = 1) the only candidate is the positive, so the loss is exactly 0
+    and its gradient is zero. The training loops (:func:`cmcd.training.epoch_loop`) never
+    form such a batch.
 
     References
     ----------

@@ -1,16 +1,24 @@
-"""Encoders and heads: MLPs for vector views, a small CNN for single-channel image views.
+"""Encoders and heads: MLPs for vectors, a small CNN for images, a 1-D CNN for spectrograms.
 
-Build an encoder for a view with :func:`build_encoder`, from the view's kind (``"vector"`` or
-``"image"``) or an explicit architecture name registered in :data:`ENCODERS`.
+Build an encoder for a view with :func:`build_encoder`, from the view's kind (``"vector"``,
+``"image"`` or ``"spectrogram"``) or an explicit architecture name registered in
+:data:`ENCODERS`. :func:`make_view_encoder` also accepts a user factory
+``"package.module:factory"`` and checks what it builds (:func:`check_encoder`);
+:func:`load_teacher_state` loads a pretrained encoder from a state-dict file.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib
 import inspect
 import math
 import numbers
 import operator
-from collections.abc import Callable, Sequence
+import pickle
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,8 +31,15 @@ __all__ = [
     "LinearClassifier",
     "MLPEncoder",
     "ProjectionHead",
+    "SpectrogramEncoder",
     "build_encoder",
+    "check_arch_name",
+    "check_encoder",
+    "file_sha256",
     "init_parameters",
+    "load_factory",
+    "load_teacher_state",
+    "make_view_encoder",
 ]
 
 
@@ -79,7 +94,7 @@ def init_parameters(module: nn.Module, seed: int | None) -> nn.Module:
     generator = torch.Generator().manual_seed(_check_int(seed, "seed", 0))
     with torch.no_grad():
         for layer in module.modules():
-            if isinstance(layer, (nn.Linear, nn.Conv2d)):
+            if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d)):
                 nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
                 if layer.bias is not None:
                     bound = 1.0 / math.sqrt(layer.weight[0].numel())
@@ -231,6 +246,74 @@ class ConvEncoder(nn.Module):
         return self.head(self.features(x.reshape(x.shape[0], 1, height, width)))
 
 
+class SpectrogramEncoder(nn.Module):
+    """Small 1-D CNN over time for log-mel spectrograms (mel bands as input channels).
+
+    Each block is ``Conv1d (kernel 5, then 3) -> BatchNorm1d -> ReLU``, followed by a max-pool
+    of 2 frames while at least 2 frames remain; global average and max pooling over time are
+    concatenated and a linear layer gives the embedding. Our choice of architecture (a
+    keyword-spotting style temporal CNN), deliberately different from :class:`ConvEncoder`.
+
+    Parameters
+    ----------
+    spec_shape : tuple of int
+        ``(n_mels, n_frames)`` of the input spectrograms.
+    out_dim : int
+        Embedding dimension.
+    channels : sequence of int, default (64, 64)
+        Output channels of the convolution blocks.
+    seed : int, optional
+        Seed of the weight initialisation (see :func:`init_parameters`).
+
+    Examples
+    --------
+    >>> SpectrogramEncoder((32, 56), 8, seed=0)(torch.zeros(2, 32, 56)).shape
+    torch.Size([2, 8])
+    """
+
+    def __init__(
+        self,
+        spec_shape: tuple[int, int],
+        out_dim: int,
+        channels: Sequence[int] = (64, 64),
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.spec_shape = _image_shape(spec_shape, "spec_shape")
+        self.out_dim = _check_int(out_dim, "out_dim")
+        widths = _check_widths(channels, "channels")
+        if not widths:
+            raise ValueError("channels must hold at least one width")
+        layers: list[nn.Module] = []
+        frames = self.spec_shape[1]
+        for k, (c_in, c_out) in enumerate(
+            zip((self.spec_shape[0], *widths[:-1]), widths, strict=False)
+        ):
+            size = 5 if k == 0 else 3
+            layers += [nn.Conv1d(c_in, c_out, size, padding=size // 2), nn.BatchNorm1d(c_out)]
+            layers.append(nn.ReLU())
+            if frames >= 2:
+                layers.append(nn.MaxPool1d(2))
+                frames //= 2
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(2 * widths[-1], self.out_dim)
+        init_parameters(self, seed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Embed spectrograms of shape (n, M, T), (n, 1, M, T) or flattened (n, M * T)."""
+        x = _check_input(x, "x")
+        mels, frames = self.spec_shape
+        accepted = {(mels, frames), (1, mels, frames), (mels * frames,)}
+        if x.ndim < 2 or tuple(x.shape[1:]) not in accepted:
+            raise ValueError(
+                f"x must have shape (n, {mels}, {frames}), (n, 1, {mels}, {frames}) or "
+                f"(n, {mels * frames}), got {tuple(x.shape)}"
+            )
+        _check_batchnorm_batch(self, x.shape[0], "x")
+        h = self.features(x.reshape(x.shape[0], mels, frames))
+        return self.head(torch.cat([h.mean(dim=2), h.amax(dim=2)], dim=1))
+
+
 def _as_dims(shape: Any) -> tuple[int, ...] | None:
     """Return ``shape`` as a tuple of positive Python ints, or None if it is not one."""
     if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, torch.Size)):
@@ -242,14 +325,14 @@ def _as_dims(shape: Any) -> tuple[int, ...] | None:
     return dims if dims and len(dims) == len(shape) and min(dims) >= 1 else None
 
 
-def _image_shape(shape: Sequence[int]) -> tuple[int, int]:
+def _image_shape(shape: Sequence[int], name: str = "image_shape") -> tuple[int, int]:
     """Return ``(H, W)`` from ``(H, W)`` or ``(1, H, W)``; anything else is a ValueError."""
     dims = _as_dims(shape) or ()
     if len(dims) == 3 and dims[0] == 1:
         dims = dims[1:]
     if len(dims) != 2:
         raise ValueError(
-            f"image_shape must be (H, W) or (1, H, W) with positive integers, got {shape!r}"
+            f"{name} must be (H, W) or (1, H, W) with positive integers, got {shape!r}"
         )
     return dims[0], dims[1]
 
@@ -345,15 +428,24 @@ def _cnn_shape_args(shape: tuple[int, ...]) -> dict[str, Any]:
     return {"image_shape": _image_shape(shape)}
 
 
-ENCODERS: dict[str, type[nn.Module]] = {"mlp": MLPEncoder, "cnn": ConvEncoder}
+def _spec_shape_args(shape: tuple[int, ...]) -> dict[str, Any]:
+    return {"spec_shape": _image_shape(shape, "spec_shape")}
+
+
+ENCODERS: dict[str, type[nn.Module]] = {
+    "mlp": MLPEncoder,
+    "cnn": ConvEncoder,
+    "spec_cnn": SpectrogramEncoder,
+}
 """Encoder classes by architecture name."""
 
-DEFAULT_ARCHITECTURE: dict[str, str] = {"vector": "mlp", "image": "cnn"}
-"""Architecture used for each view kind when none is named."""
+DEFAULT_ARCHITECTURE: dict[str, str] = {"vector": "mlp", "image": "cnn", "spectrogram": "spec_cnn"}
+"""Architecture used for each view kind when none is named (``auto``)."""
 
 _SHAPE_ARGS: dict[str, Callable[[tuple[int, ...]], dict[str, Any]]] = {
     "mlp": _mlp_shape_args,
     "cnn": _cnn_shape_args,
+    "spec_cnn": _spec_shape_args,
 }
 
 
@@ -363,11 +455,12 @@ def build_encoder(kind: str, shape: Sequence[int], out_dim: int, **params: Any) 
     Parameters
     ----------
     kind : str
-        A view kind (``"vector"`` -> ``"mlp"``, ``"image"`` -> ``"cnn"``) or a key of
-        :data:`ENCODERS`.
+        A view kind (``"vector"`` -> ``"mlp"``, ``"image"`` -> ``"cnn"``, ``"spectrogram"``
+        -> ``"spec_cnn"``) or a key of :data:`ENCODERS`.
     shape : tuple of int
-        Shape of one sample: ``(d,)`` for a vector view, ``(H, W)`` for an image view. An
-        MLP flattens any shape; a CNN needs ``(H, W)`` or ``(1, H, W)``.
+        Shape of one sample: ``(d,)`` for a vector view, ``(H, W)`` for an image view,
+        ``(n_mels, n_frames)`` for a spectrogram. An MLP flattens any shape; the CNNs need
+        ``(H, W)`` or ``(1, H, W)``.
     out_dim : int
         Embedding dimension.
     **params
@@ -405,3 +498,232 @@ def build_encoder(kind: str, shape: Sequence[int], out_dim: int, **params: Any) 
     if unknown:
         raise ValueError(f"unknown parameter(s) {unknown} for encoder {arch!r}; valid: {valid}")
     return ENCODERS[arch](**shape_args, out_dim=out_dim, **params)
+
+
+# --------------------------------------------------------------------------- user encoders
+_FACTORY_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def check_arch_name(value: Any, key: str) -> str:
+    """Return ``value`` if it is ``auto``, a key of :data:`ENCODERS` or ``package.module:factory``.
+
+    Only the spelling is checked here (cheap, at config time); :func:`make_view_encoder`
+    imports the factory and checks what it builds.
+
+    Examples
+    --------
+    >>> check_arch_name("my_pkg.encoders:small_cnn", "model.source_arch")
+    'my_pkg.encoders:small_cnn'
+    """
+    if isinstance(value, str) and (value == "auto" or value in ENCODERS):
+        return value
+    if isinstance(value, str) and _FACTORY_PATH.match(value):
+        return value
+    raise ValueError(
+        f"{key} must be 'auto', one of {sorted(ENCODERS)} or a factory path "
+        f"'package.module:factory', got {value!r}"
+    )
+
+
+def load_factory(path: str, key: str) -> Callable[..., Any]:
+    """Import the callable named by ``"package.module:factory"`` (``key`` names the option).
+
+    Examples
+    --------
+    >>> load_factory("cmcd.models:MLPEncoder", "model.target_arch").__name__
+    'MLPEncoder'
+    """
+    module_name, _, attr = check_arch_name(path, key).partition(":")
+    if not attr:
+        raise ValueError(f"{key}: {path!r} is not a factory path 'package.module:factory'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"{key}: cannot import module {module_name!r} of {path!r}: {exc}") from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"{key}: module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"{key}: {path!r} is not callable (got {type(obj).__name__})")
+    return obj
+
+
+def check_encoder(encoder: Any, shape: Sequence[int], latent_dim: int, key: str) -> nn.Module:
+    """Check that ``encoder`` is a module mapping a dummy batch (2, *shape) to (2, latent_dim).
+
+    The dummy batch is zeros, run in eval mode without gradients (batch-norm statistics and
+    random state are untouched); the module's training mode is restored afterwards.
+
+    Examples
+    --------
+    >>> check_encoder(MLPEncoder(6, 4), (6,), 4, "model.source_arch").out_dim
+    4
+    """
+    if not isinstance(encoder, nn.Module):
+        raise ValueError(f"{key}: the encoder must be a torch.nn.Module, got {type(encoder)!r}")
+    param = next(encoder.parameters(), None)
+    x = torch.zeros(2, *shape, device=param.device if param is not None else "cpu")
+    training = encoder.training
+    try:
+        with torch.no_grad():
+            out = encoder.eval()(x)
+    except Exception as exc:  # any failure of user code is reported by key
+        raise ValueError(
+            f"{key}: the encoder fails on a dummy batch {tuple(x.shape)}: {exc}"
+        ) from exc
+    finally:
+        encoder.train(training)
+    got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+    if got != (2, latent_dim):
+        raise ValueError(
+            f"{key}: the encoder maps a dummy batch {tuple(x.shape)} to {got}, "
+            f"expected (2, {latent_dim}) (batch, model.latent_dim)"
+        )
+    return encoder
+
+
+def make_view_encoder(
+    arch: str,
+    kind: str,
+    shape: Sequence[int],
+    latent_dim: int,
+    *,
+    hidden: Sequence[int] = (256, 256),
+    key: str = "model.source_arch",
+) -> nn.Module:
+    """Build and check the encoder of a view from ``auto``, a registered name or a factory.
+
+    Parameters
+    ----------
+    arch : str
+        ``"auto"`` (:data:`DEFAULT_ARCHITECTURE` of ``kind``), a key of :data:`ENCODERS`, or
+        ``"package.module:factory"``: ``factory(input_shape, latent_dim)`` must return an
+        ``nn.Module`` mapping (n, *input_shape) to (n, latent_dim).
+    kind : str
+        The view kind (``"vector"``, ``"image"`` or ``"spectrogram"``).
+    shape : tuple of int
+        Shape of one sample of the view.
+    latent_dim : int
+        Embedding dimension.
+    hidden : sequence of int
+        Hidden widths, used by the ``mlp`` architecture only.
+    key : str
+        The config key of ``arch``, named in every error.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, a factory that does not import, is not callable, fails, or builds
+        something that is not a module of the right output shape; the message names ``key``.
+
+    Examples
+    --------
+    >>> make_view_encoder("auto", "spectrogram", (32, 56), 16).__class__.__name__
+    'SpectrogramEncoder'
+    """
+    arch = check_arch_name(arch, key)
+    dims = _as_dims(shape)
+    if dims is None:
+        raise ValueError(f"shape must be a non-empty tuple of positive integers, got {shape!r}")
+    if ":" in arch:
+        factory = load_factory(arch, key)
+        try:
+            encoder = factory(dims, _check_int(latent_dim, "latent_dim"))
+        except Exception as exc:  # any failure of user code is reported by key
+            raise ValueError(f"{key}: factory {arch!r} failed for shape {dims}: {exc}") from exc
+        return check_encoder(encoder, dims, latent_dim, key)
+    if arch == "auto" and kind not in DEFAULT_ARCHITECTURE:
+        raise ValueError(
+            f"{key}: no auto encoder for view kind {kind!r}; valid kinds: "
+            f"{sorted(DEFAULT_ARCHITECTURE)}"
+        )
+    name = DEFAULT_ARCHITECTURE[kind] if arch == "auto" else arch
+    params = {"hidden": tuple(hidden)} if name == "mlp" else {}
+    return check_encoder(build_encoder(name, dims, latent_dim, **params), dims, latent_dim, key)
+
+
+# --------------------------------------------------------------------------- pretrained teacher
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's content (for checkpoint keys of steps that consume it).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.bin")
+    >>> _ = open(path, "wb").write(b"abc")
+    >>> file_sha256(path)[:12]
+    'ba7816bf8f01'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_state_dict(path: Path) -> dict[str, Tensor]:
+    """Read a state dict (or a cmcd checkpoint ``{"model": state_dict, ...}``) safely."""
+    if not path.is_file():
+        raise FileNotFoundError(f"teacher weights file {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
+        raise ValueError(
+            f"{path}: refused; not a plain state-dict file (loaded with weights_only=True, "
+            f"which rejects pickled objects such as whole modules): {exc}"
+        ) from exc
+    if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
+        obj = obj["model"]
+    if not isinstance(obj, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    ):
+        raise ValueError(f"{path}: expected a state dict mapping names to tensors")
+    return dict(obj)
+
+
+def _few(names: Sequence[str], limit: int = 8) -> str:
+    shown = list(names[:limit])
+    return f"{shown}" + (f" (+{len(names) - limit} more)" if len(names) > limit else "")
+
+
+def load_teacher_state(path: str | Path, module: nn.Module) -> nn.Module:
+    """Load pretrained weights from a state-dict file into ``module`` (the teacher encoder).
+
+    The file is read with ``torch.load(..., weights_only=True)``: only tensors and plain
+    containers are accepted, pickled objects are refused. Both a bare ``state_dict()`` and a
+    cmcd step checkpoint ``{"model": state_dict, "history": ...}`` are accepted.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    ValueError
+        The file holds pickled objects or no state dict, or its keys or shapes do not match
+        ``module`` (the message names the file and the mismatched keys).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "teacher.pt")
+    >>> torch.save(MLPEncoder(6, 4, seed=0).state_dict(), path)
+    >>> load_teacher_state(path, MLPEncoder(6, 4)).out_dim
+    4
+    """
+    path = Path(path)
+    state, expected = _read_state_dict(path), module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    common = sorted(set(state) & set(expected))
+    shapes = [
+        f"{k}: {tuple(state[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in common
+        if state[k].shape != expected[k].shape
+    ]
+    if missing or unexpected or shapes:
+        raise ValueError(
+            f"{path} does not fit the {type(module).__name__} teacher: missing keys "
+            f"{_few(missing)}, unexpected keys {_few(unexpected)}, shape mismatches {_few(shapes)}"
+        )
+    module.load_state_dict(state)
+    return module

@@ -16,10 +16,12 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
+import pickle
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cmcd._device import select_device
+from cmcd._io import atomic_write, folder_lock, write_text_atomic
 from cmcd.augment import AUGMENTATIONS
 from cmcd.config import config_hash, resolve_config
 from cmcd.data import PairedDataset, ViewSpec, load_dataset
@@ -48,7 +51,25 @@ from cmcd.seeding import seed_for
 from cmcd.splits import RunSplits, make_splits
 from cmcd.training import distill, embed, pretrain_ssl
 
+__all__ = [
+    "Step",
+    "Views",
+    "build_view_encoder",
+    "cached_step",
+    "distill_key",
+    "init_key",
+    "latent_features",
+    "plan_steps",
+    "probe_accuracies",
+    "run",
+    "ssl_key",
+    "standardise",
+]
+
 ARCH_BY_KIND = {"vector": "mlp", "image": "cnn"}
+RUN_FILE = "run.json"
+RESULT_FILE = "result.json"
+FEATURES_FILE = "features.npz"
 
 
 @dataclass
@@ -95,9 +116,10 @@ def build_view_encoder(view: ViewSpec, model_cfg: dict[str, Any], arch_key: str)
     return build_encoder(arch, view.shape, model_cfg["latent_dim"], **params)
 
 
-def _step_key(cfg: dict[str, Any], sections: tuple[str, ...], extra: str = "") -> str:
-    part = {k: cfg[k] for k in sections}
-    return config_hash({"part": part, "extra": extra})
+def _digest(x: Tensor) -> dict[str, Any]:
+    """Content hash and shape of a tensor (what a step key records of its inputs)."""
+    data = x.detach().cpu().contiguous().numpy()
+    return {"sha256": hashlib.sha256(data.tobytes()).hexdigest(), "shape": list(x.shape)}
 
 
 def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str) -> str:
@@ -106,14 +128,14 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str
     The key hashes the training inputs themselves (so runs that differ only in the other view,
     e.g. mfeat ``fac -> zer`` and ``fac -> mor``, share one teacher), the view, the model and
     pre-training settings, the run seed and the side (``"source"`` or ``"target"``), whose
-    random streams differ.
+    random streams (and the encoder's seeded initialisation) differ.
     """
-    digest = hashlib.sha256(x.detach().cpu().numpy().tobytes()).hexdigest()
+    digest = _digest(x)
     pre = {k: v for k, v in cfg["pretrain"].items() if k != "target_ssl"}
     return config_hash(
         {
-            "inputs": digest,
-            "shape": list(x.shape),
+            "inputs": digest["sha256"],
+            "shape": digest["shape"],
             "view": view.kind,
             "model": cfg["model"],
             "pretrain": pre,
@@ -123,25 +145,100 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str
     )
 
 
-def _save_atomic(obj: dict[str, Any], path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def init_key(view: ViewSpec, cfg: dict[str, Any], seed: int, role: str) -> str:
+    """Key of a freshly initialised encoder: its view, the model settings, the seed and role."""
+    spec = {"view": view.kind, "shape": list(view.shape), "model": cfg["model"]}
+    return config_hash({"init": role, "seed": seed, **spec})
+
+
+def distill_key(
+    teacher_key: str, student_key: str, x_source: Tensor, x_target: Tensor, cfg: dict[str, Any]
+) -> str:
+    """Checkpoint key of the distillation: everything it consumes.
+
+    The teacher's key (the checkpoint the teacher embeddings come from), the key the student
+    starts from (its target SSL checkpoint, or its initialisation), the content of the paired
+    source rows the teacher embeds and of the paired target rows the student trains on, and
+    the distillation, model and seed settings. A changed input file therefore retrains the
+    student even when its path and the config are unchanged.
+    """
+    return config_hash(
+        {
+            "teacher": teacher_key,
+            "student_start": student_key,
+            "source_inputs": _digest(x_source),
+            "target_inputs": _digest(x_target),
+            "distill": cfg["distill"],
+            "model": cfg["model"],
+            "seed": int(cfg["seed"]),
+        }
+    )
+
+
+@dataclass
+class Step:
+    """One checkpointed training step of a run.
+
+    Attributes
+    ----------
+    name : str
+        Checkpoint prefix: the step's checkpoint is ``CACHE/NAME-KEY.pt``.
+    timing : str
+        Its entry in ``result["timings"]``.
+    key : str
+        Hash of everything the step consumes (inputs' content, settings, the key of the
+        checkpoint it starts from): :func:`ssl_key`, :func:`distill_key`.
+    module : nn.Module
+        What it produces: the encoder it trains in place, whose state is the checkpoint.
+    train : callable
+        ``train() -> per-epoch losses``; run only when no valid checkpoint exists.
+    """
+
+    name: str
+    timing: str
+    key: str
+    module: nn.Module
+    train: Callable[[], list[float]]
+
+    def checkpoint(self, cache: Path) -> Path:
+        """Path of this step's checkpoint under ``cache``."""
+        return cache / f"{self.name}-{self.key}.pt"
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any] | None:
-    return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+    """Read a checkpoint; ``None`` when absent, or unreadable (a warning names the file)."""
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or not {"model", "history"} <= set(state):
+            raise ValueError("it holds no 'model' and 'history' entries")
+    except (EOFError, RuntimeError, ValueError, OSError, pickle.UnpicklingError) as err:
+        reason = f"{type(err).__name__}: {err}".strip().rstrip(":")[:160]
+        warnings.warn(
+            f"checkpoint {path} is unreadable ({reason}); retraining this step and "
+            "replacing the file",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return state
 
 
 def _save_checkpoint(path: Path, module: nn.Module, history: list[float]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save_atomic({"model": module.state_dict(), "history": torch.tensor(history)}, path)
+    state = {"model": module.state_dict(), "history": torch.tensor(history)}
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def cached_step(path: Path, module: nn.Module, compute: Callable[[], list[float]]) -> list[float]:
     """Load ``module`` from ``path`` if a finished checkpoint exists, else train and save it.
 
-    Checkpoints are read with ``torch.load(..., weights_only=True)`` (no arbitrary unpickling).
+    Checkpoints are read with ``torch.load(..., weights_only=True)`` (no arbitrary unpickling)
+    and written atomically, so a killed run leaves either no checkpoint or a whole one. A
+    corrupt checkpoint (0 bytes, truncated, or not a checkpoint) is not fatal: a
+    ``RuntimeWarning`` names the file, the step is retrained and the file replaced (our
+    choice). When ``compute`` raises (e.g. a non-finite loss) nothing is written.
     Under torchrun only rank 0 reads (and sends the state to the other ranks) and writes.
     """
     state = broadcast_from_main(lambda: _load_checkpoint(path))
@@ -204,6 +301,7 @@ def run(
     *,
     progress: bool = True,
     cache_dir: str | Path | None = None,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Run the three steps for one config and write ``result.json`` and ``features.npz``.
 
@@ -212,20 +310,38 @@ def run(
     config : dict
         A (partial) run config; missing keys take their defaults (:mod:`cmcd.config`).
     out_dir : str or Path
-        Output folder; created if needed. Existing checkpoints there are reused.
+        Output folder; created if needed. A folder of the same config resumes: its finished
+        steps' checkpoints are reused.
     progress : bool
         Show tqdm progress bars.
     cache_dir : str or Path, optional
         Where step checkpoints live (default ``out_dir/checkpoints``). Sweeps share one so that
         runs differing only in later steps reuse the same pre-trained teacher.
+    overwrite : bool
+        Replace the run of another config held in ``out_dir`` (its ``result.json`` and
+        ``features.npz`` are deleted before training; checkpoints stay, as they are keyed by
+        what each step consumes). Without it such a folder is refused.
 
     Returns
     -------
     dict
         The content of ``result.json``.
 
+    Raises
+    ------
+    ValueError
+        ``out_dir`` holds a run of another config (and ``overwrite`` is False), or another
+        process is running in it.
+    cmcd.training.NonFiniteLossError
+        A NaN or infinite loss in a step; the message names the step and the epoch. The
+        failed step writes no checkpoint; finished steps keep theirs.
+
     Notes
     -----
+    The folder records its config in ``run.json`` before training and is locked
+    (``.lock``) while the run lasts. Each step's checkpoint is keyed by the content of its
+    inputs, its settings and the key of the checkpoint it starts from (:class:`Step`); an
+    unreadable checkpoint is reported and retrained (:func:`cached_step`).
     Under ``torchrun`` each process joins the process group (:mod:`cmcd.distributed`),
     ``pretrain.batch_size`` and ``distill.batch_size`` are global batches split across the
     processes, and only rank 0 reads and writes checkpoints, ``result.json`` and
@@ -235,10 +351,48 @@ def run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = Path(cache_dir) if cache_dir is not None else out / "checkpoints"
-    with process_group(select_device(cfg["device"])) as device:
+    device = select_device(cfg["device"])
+    with process_group(device) as device, contextlib.ExitStack() as claim:
         for section in ("pretrain", "distill"):
             check_global_batch(cfg[section]["batch_size"], f"{section}.batch_size")
+        broadcast_from_main(lambda: _claim_folder(claim, out, cfg, overwrite))
         return _run_steps(cfg, out, ckpt, device, progress and is_main_process())
+
+
+def _stored_run_id(out: Path) -> str | None:
+    """Run id of the run ``out`` holds (``run.json``, else ``result.json``); None if empty.
+
+    A folder with outputs but no readable record gives ``"unknown"``.
+    """
+    for name in (RUN_FILE, RESULT_FILE):
+        if (out / name).is_file():
+            try:
+                return str(json.loads((out / name).read_text())["run_id"])
+            except (OSError, ValueError, KeyError, TypeError):
+                return "unknown"
+    return "unknown" if (out / FEATURES_FILE).exists() else None
+
+
+def _claim_folder(stack: contextlib.ExitStack, out: Path, cfg: dict[str, Any], ok: bool) -> None:
+    """Lock ``out`` for this run and check it holds no run of another config.
+
+    With ``ok`` (overwrite) another config's ``result.json`` and ``features.npz`` are
+    deleted; then ``run.json`` records this run's id and config.
+    """
+    stack.enter_context(folder_lock(out, "cmcd run"))
+    run_id, stored = config_hash(cfg), _stored_run_id(out)
+    if stored not in (None, run_id):
+        if not ok:
+            raise ValueError(
+                f"{out} holds a run of another config (run id {stored}; this config's is "
+                f"{run_id}); refusing to overwrite it: use another --out folder, or pass "
+                "--overwrite (overwrite=True) to replace it"
+            )
+        for name in (RESULT_FILE, FEATURES_FILE):
+            (out / name).unlink(missing_ok=True)
+    if stored != run_id:
+        record = {"run_id": run_id, "config": cfg}
+        write_text_atomic(out / RUN_FILE, json.dumps(_jsonable(record), indent=2))
 
 
 def _run_steps(
@@ -247,66 +401,18 @@ def _run_steps(
     """Run steps 1-3 of :func:`run` on ``device`` (this process's device under torchrun)."""
     seed = int(cfg["seed"])
     timings: dict[str, float] = {}
-
     ds = _timed(timings, "load_data", lambda: load_dataset(seed=seed, **cfg["data"]))
     splits = make_splits(ds, cfg, seed)
     views = _to_views(ds, splits, device)
-
-    teacher = _seeded(
-        seed_for(seed, "teacher-init"),
-        lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"),
-    )
-    teacher.to(device)
-    key = ssl_key(views.source[splits.train_t], ds.source, cfg, seed, "source")
-    ssl_hist = _timed(
-        timings,
-        "pretrain_source",
-        lambda: cached_step(
-            ckpt / f"source_ssl-{key}.pt",
-            teacher,
-            lambda: _pretrain_encoder(
-                teacher,
-                views.source[splits.train_t],
-                ds.source,
-                cfg,
-                seed,
-                "source",
-                progress,
-            ),
-        ),
-    )
-    teacher.eval().requires_grad_(False)
-
-    student = _seeded(
-        seed_for(seed, "student-init"),
-        lambda: build_view_encoder(ds.target, cfg["model"], "target_arch"),
-    )
-    student.to(device)
-    if cfg["pretrain"]["target_ssl"]:
-        key = ssl_key(views.target[splits.train_t], ds.target, cfg, seed, "target")
-        _timed(
+    teacher, student = _build_encoders(ds, cfg, seed, device)
+    histories = {}
+    for step in plan_steps(cfg, ds, views, splits, teacher, student, progress):
+        histories[step.name] = _timed(
             timings,
-            "pretrain_target",
-            lambda: cached_step(
-                ckpt / f"target_ssl-{key}.pt",
-                student,
-                lambda: _pretrain_encoder(
-                    student,
-                    views.target[splits.train_t],
-                    ds.target,
-                    cfg,
-                    seed,
-                    "target",
-                    progress,
-                ),
-            ),
+            step.timing,
+            lambda s=step: cached_step(s.checkpoint(ckpt), s.module, s.train),
         )
-    distill_hist = _timed(
-        timings,
-        "distill",
-        lambda: _distill_step(cfg, teacher, student, views, splits, ckpt, seed, progress),
-    )
-
+    teacher.eval().requires_grad_(False)
     result = _timed(
         timings,
         "finetune",
@@ -314,24 +420,66 @@ def _run_steps(
             lambda: _evaluate(cfg, ds, teacher, student, views, splits, seed, out)
         ),
     )
-    result.update(
-        {
-            "run_id": config_hash(cfg),
-            "config": cfg,
-            "timings": timings,
-            "device": str(device),
-            "torch_threads": torch.get_num_threads(),
-            "dataset": ds.name,
-            "dataset_info": _jsonable(ds.info),
-            "pretrain_final_loss": ssl_hist[-1] if ssl_hist else None,
-            "distill_final_loss": distill_hist[-1] if distill_hist else None,
-            "n_pairs": int(len(splits.paired)),
-            "n_labeled": int(len(splits.labeled)),
-            "n_eval": int(len(splits.evaluation)),
-        }
-    )
-    run_on_main(lambda: _write_json(result, out / "result.json"))
+    result.update(_summary(cfg, ds, splits, histories, timings, device))
+    run_on_main(lambda: _write_json(result, out / RESULT_FILE))
     return result
+
+
+def _build_encoders(
+    ds: PairedDataset, cfg: dict[str, Any], seed: int, device: torch.device
+) -> tuple[nn.Module, nn.Module]:
+    """Build the teacher (source) and student (target) encoders, seeded, on ``device``."""
+    teacher = _seeded(
+        seed_for(seed, "teacher-init"),
+        lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"),
+    )
+    student = _seeded(
+        seed_for(seed, "student-init"),
+        lambda: build_view_encoder(ds.target, cfg["model"], "target_arch"),
+    )
+    return teacher.to(device), student.to(device)
+
+
+def plan_steps(
+    cfg: dict[str, Any],
+    ds: PairedDataset,
+    views: Views,
+    splits: RunSplits,
+    teacher: nn.Module,
+    student: nn.Module,
+    progress: bool,
+) -> list[Step]:
+    """List the training steps of a run, in order, each with its key (what it consumes).
+
+    ``source_ssl`` (the teacher), ``target_ssl`` (the student, when ``pretrain.target_ssl``)
+    and ``distill`` (the student, unless the loss is ``none``), which starts from both.
+    """
+    seed = int(cfg["seed"])
+    src, tgt = views.source[splits.train_t], views.target[splits.train_t]
+    teacher_key = ssl_key(src, ds.source, cfg, seed, "source")
+    steps = [
+        Step(
+            "source_ssl",
+            "pretrain_source",
+            teacher_key,
+            teacher,
+            lambda: _pretrain_encoder(teacher, src, ds.source, cfg, seed, "source", progress),
+        )
+    ]
+    student_key = init_key(ds.target, cfg, seed, "student")
+    if cfg["pretrain"]["target_ssl"]:
+        student_key = ssl_key(tgt, ds.target, cfg, seed, "target")
+        steps.append(
+            Step(
+                "target_ssl",
+                "pretrain_target",
+                student_key,
+                student,
+                lambda: _pretrain_encoder(student, tgt, ds.target, cfg, seed, "target", progress),
+            )
+        )
+    step = _distill_step(cfg, teacher, student, views, splits, (teacher_key, student_key), progress)
+    return steps if step is None else [*steps, step]
 
 
 def _distill_step(
@@ -340,37 +488,62 @@ def _distill_step(
     student: nn.Module,
     views: Views,
     splits: RunSplits,
-    ckpt: Path,
-    seed: int,
+    start_keys: tuple[str, str],
     progress: bool,
-) -> list[float]:
+) -> Step | None:
+    """Build the distillation step (None for loss ``none``); ``start_keys``: teacher, student."""
     dcfg = cfg["distill"]
     paired = torch.as_tensor(splits.paired, device=views.source.device)
     loss_fn = make_distill_loss(
         dcfg["loss"], n_data=len(paired), dim=cfg["model"]["latent_dim"], **dcfg["params"]
     )
     if loss_fn is None:
-        return []
-    z_teacher = embed(teacher, views.source[paired])
-    key = _step_key(
-        cfg, ("data", "model", "pretrain", "distill", "seed", "evaluate_on", "validation_fraction")
-    )
-    return cached_step(
-        ckpt / f"distill-{key}.pt",
-        student,
-        lambda: distill(
+        return None
+    x_source, x_target = views.source[paired], views.target[paired]
+
+    def train() -> list[float]:
+        teacher.eval().requires_grad_(False)
+        return distill(
             student,
-            z_teacher,
-            views.target[paired],
+            embed(teacher, x_source),
+            x_target,
             loss_fn,
             epochs=dcfg["epochs"],
             batch_size=dcfg["batch_size"],
             lr=dcfg["lr"],
             weight_decay=dcfg["weight_decay"],
-            seed=seed_for(seed, "distill"),
+            seed=seed_for(int(cfg["seed"]), "distill"),
             progress=progress,
-        ),
-    )
+        )
+
+    key = distill_key(*start_keys, x_source, x_target, cfg)
+    return Step("distill", "distill", key, student, train)
+
+
+def _summary(
+    cfg: dict[str, Any],
+    ds: PairedDataset,
+    splits: RunSplits,
+    histories: dict[str, list[float]],
+    timings: dict[str, float],
+    device: torch.device,
+) -> dict[str, Any]:
+    """Return the bookkeeping entries of ``result.json`` (all but step 3's numbers)."""
+    ssl_hist, distill_hist = histories["source_ssl"], histories.get("distill", [])
+    return {
+        "run_id": config_hash(cfg),
+        "config": cfg,
+        "timings": timings,
+        "device": str(device),
+        "torch_threads": torch.get_num_threads(),
+        "dataset": ds.name,
+        "dataset_info": _jsonable(ds.info),
+        "pretrain_final_loss": ssl_hist[-1] if ssl_hist else None,
+        "distill_final_loss": distill_hist[-1] if distill_hist else None,
+        "n_pairs": int(len(splits.paired)),
+        "n_labeled": int(len(splits.labeled)),
+        "n_eval": int(len(splits.evaluation)),
+    }
 
 
 def _latents(encoder: nn.Module, x: Tensor) -> np.ndarray:
@@ -387,65 +560,73 @@ def _evaluate(
     seed: int,
     out: Path,
 ) -> dict[str, Any]:
-    """Step 3 and the saved latents; without labels only the latents are written.
+    """Step 3 (:func:`probe_accuracies`) and the saved latents (:func:`latent_features`).
 
-    ``features.npz`` holds unit-norm latents of the labelled rows (``*_train``), of the
-    evaluation rows (``*_test``) and of the paired unlabeled training rows (``*_paired``, the
-    rows the bound's alignment maps are fitted on, disjoint from the evaluation rows).
+    Without labels only the latents are written. The student's latents are taken after
+    step 3, which fine-tunes it in place when ``finetune.epochs > 0``.
+    """
+    keys = ("target_accuracy", "target_error", "source_accuracy", "source_error")
+    result: dict[str, Any] = dict.fromkeys(keys)
+    arrays: dict[str, np.ndarray] = {}
+    if views.y is not None:
+        result.update(probe_accuracies(cfg, int(ds.n_classes), teacher, student, views, splits))
+        arrays["y_train"] = views.y[splits.labeled_t].cpu().numpy()
+        arrays["y_test"] = views.y[splits.evaluation_t].cpu().numpy()
+    arrays.update(latent_features(teacher, student, views, splits))
+    _write_npz(arrays, out / FEATURES_FILE)
+    return result
+
+
+def probe_accuracies(
+    cfg: dict[str, Any],
+    n_classes: int,
+    teacher: nn.Module,
+    student: nn.Module,
+    views: Views,
+    splits: RunSplits,
+) -> dict[str, float]:
+    """Step 3: the probe on the frozen teacher and LP-FT of the student, scored on eval rows.
+
+    Returns ``source_accuracy``, ``source_error``, ``target_accuracy`` and ``target_error``.
+    """
+    ft, lab, ev, y = cfg["finetune"], splits.labeled_t, splits.evaluation_t, views.y
+    if y is None:
+        raise ValueError("probe_accuracies needs labelled views: views.y is None")
+    sides = (("source", teacher, views.source, 0), ("target", student, views.target, ft["epochs"]))
+    scores: dict[str, float] = {}
+    for side, encoder, x, epochs in sides:
+        model = finetune(
+            encoder,
+            x[lab],
+            y[lab],
+            n_classes,
+            epochs=epochs,
+            lr=ft["lr"],
+            C=ft["C"],
+            seed=seed_for(int(cfg["seed"]), "finetune"),
+        )
+        acc = accuracy(model, x[ev], y[ev])
+        scores.update({f"{side}_accuracy": acc, f"{side}_error": 1.0 - acc})
+    return scores
+
+
+def latent_features(
+    teacher: nn.Module, student: nn.Module, views: Views, splits: RunSplits
+) -> dict[str, np.ndarray]:
+    """Unit-norm latents saved in ``features.npz``.
+
+    Those of the labelled rows (``*_train``, when there are any), of the evaluation rows
+    (``*_test``) and of the paired unlabeled training rows (``*_paired``, the rows the
+    bound's alignment maps are fitted on, disjoint from the evaluation rows).
     """
     lab, ev = splits.labeled_t, splits.evaluation_t
-    arrays = {
-        "z_source_test": _latents(teacher, views.source[ev]),
-        "z_source_train": _latents(teacher, views.source[lab]) if len(lab) else None,
-    }
-    result: dict[str, Any] = {
-        "target_accuracy": None,
-        "target_error": None,
-        "source_accuracy": None,
-        "source_error": None,
-    }
-    if views.y is not None:
-        ft = cfg["finetune"]
-        n_classes = int(ds.n_classes)
-        source_model = finetune(
-            teacher,
-            views.source[lab],
-            views.y[lab],
-            n_classes,
-            epochs=0,
-            lr=ft["lr"],
-            C=ft["C"],
-            seed=seed_for(seed, "finetune"),
-        )
-        target_model = finetune(
-            student,
-            views.target[lab],
-            views.y[lab],
-            n_classes,
-            epochs=ft["epochs"],
-            lr=ft["lr"],
-            C=ft["C"],
-            seed=seed_for(seed, "finetune"),
-        )
-        src_acc = accuracy(source_model, views.source[ev], views.y[ev])
-        tgt_acc = accuracy(target_model, views.target[ev], views.y[ev])
-        result.update(
-            {
-                "target_accuracy": tgt_acc,
-                "target_error": 1.0 - tgt_acc,
-                "source_accuracy": src_acc,
-                "source_error": 1.0 - src_acc,
-            }
-        )
-        arrays["y_train"] = views.y[lab].cpu().numpy()
-        arrays["y_test"] = views.y[ev].cpu().numpy()
-    arrays["z_target_test"] = _latents(student, views.target[ev])
-    arrays["z_target_train"] = _latents(student, views.target[lab]) if len(lab) else None
     paired = torch.as_tensor(splits.paired, device=views.source.device)
-    arrays["z_source_paired"] = _latents(teacher, views.source[paired])
-    arrays["z_target_paired"] = _latents(student, views.target[paired])
-    _write_npz({k: v for k, v in arrays.items() if v is not None}, out / "features.npz")
-    return result
+    rows = {"test": ev, "paired": paired, **({"train": lab} if len(lab) else {})}
+    arrays = {}
+    for name, idx in rows.items():
+        arrays[f"z_source_{name}"] = _latents(teacher, views.source[idx])
+        arrays[f"z_target_{name}"] = _latents(student, views.target[idx])
+    return arrays
 
 
 def _jsonable(obj: Any) -> Any:
@@ -461,12 +642,8 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _write_json(obj: dict[str, Any], path: Path) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(_jsonable(obj), indent=2, sort_keys=True))
 
 
 def _write_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))

@@ -41,12 +41,10 @@ ValueError: unknown grid key 'distill.los'; valid keys: ...
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import inspect
 import itertools
 import json
-import os
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -59,6 +57,8 @@ import pandas as pd
 import yaml
 
 from bounds.alignment import ALIGNMENTS
+from bounds.target_terms import TARGET_TERMS
+from cmcd._io import folder_lock, write_text_atomic
 from cmcd.config import DOCS, config_hash, load_config, resolve_config, set_dotted
 from cmcd.executors import Executor, make_executor
 
@@ -84,7 +84,6 @@ RESULTS_FILE = "results.csv"
 ROWS_DIR = "rows"
 RUNS_DIR = "runs"
 CACHE_DIR = "cache"
-LOCK_FILE = ".lock"
 
 #: Columns every row has after ``run_id`` and the grid columns.
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -112,6 +111,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "aligned_bound",
     "aligned_certified_bound",
     *(f"tv_aligned_estimate_{name}" for name in ALIGNMENTS),
+    *TARGET_TERMS,
     "seconds",
 )
 _RESERVED = frozenset({"run_id", "alignment", *METRIC_COLUMNS})
@@ -119,7 +119,7 @@ _RESERVED = frozenset({"run_id", "alignment", *METRIC_COLUMNS})
 _BOUND_FIXED = frozenset(
     {
         *("z_source_train", "y_train", "z_source_test", "z_target_test", "y_test"),
-        *("target_error", "z_align_source", "z_align_target"),
+        *("target_error", "z_align_source", "z_align_target", "z_target_train"),
     }
 )
 #: Sections of a run config that do not change the pre-trained teacher (our grouping).
@@ -399,28 +399,6 @@ def _check_same_sweep(sweep: Sweep, out: Path) -> None:
         )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-@contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the sweep folder (POSIX; no-op elsewhere)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(out / LOCK_FILE, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ValueError(f"{out} is in use by another running sweep") from None
-        yield
-
-
 def _read_rows(out: Path) -> dict[str, dict[str, Any]]:
     """Finished rows by run id (skipping temporary files of an interrupted write)."""
     rows = {}
@@ -441,7 +419,7 @@ def _rebuild_results(sweep: Sweep, runs: list[SweepRun], out: Path) -> pd.DataFr
         )
     columns = ["run_id", *sweep.columns.values(), *METRIC_COLUMNS]
     frame = pd.DataFrame([rows[r.run_id] for r in runs if r.run_id in rows], columns=columns)
-    _write_atomic(out / RESULTS_FILE, frame.to_csv(index=False))
+    write_text_atomic(out / RESULTS_FILE, frame.to_csv(index=False))
     return frame
 
 
@@ -495,7 +473,7 @@ def _prepare(sweep: Sweep, runs: list[SweepRun], out: Path) -> None:
     _adopt_table_rows(runs, out)
     if not (out / SPEC_FILE).is_file():
         spec = {"sweep_id": sweep.sweep_id, **sweep.to_dict()}
-        _write_atomic(out / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False))
+        write_text_atomic(out / SPEC_FILE, yaml.safe_dump(spec, sort_keys=False))
 
 
 def _adopt_table_rows(runs: list[SweepRun], out: Path) -> None:
@@ -512,7 +490,7 @@ def _adopt_table_rows(runs: list[SweepRun], out: Path) -> None:
     for row in table.to_dict("records"):
         path = out / ROWS_DIR / f"{row['run_id']}.json"
         if not path.exists():
-            _write_atomic(path, json.dumps(row))
+            write_text_atomic(path, json.dumps(row))
 
 
 def _task(run: SweepRun, sweep: Sweep, out: Path) -> RunTask:
@@ -572,7 +550,7 @@ def run_sweep(
     out.mkdir(parents=True, exist_ok=True)
     runs = sweep.runs()
     failed: dict[str, str] = {}
-    with _locked(out):
+    with folder_lock(out, "sweep"):
         _prepare(sweep, runs, out)
         done = set(_rebuild_results(sweep, runs, out)["run_id"])
         todo = [r for r in runs if r.run_id not in done]
@@ -603,7 +581,7 @@ def _execute(
         tasks = [_task(r, sweep, out) for r in wave]
         for _, row in pool.map_unordered(run_fn, tasks):
             if "error" not in row:
-                _write_atomic(out / ROWS_DIR / f"{row['run_id']}.json", json.dumps(row))
+                write_text_atomic(out / ROWS_DIR / f"{row['run_id']}.json", json.dumps(row))
                 _rebuild_results(sweep, runs, out)
             yield row
 

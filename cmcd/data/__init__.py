@@ -2,7 +2,8 @@
 
 Every loader returns a :class:`PairedDataset`: aligned ``(x_source, x_target, y)`` with a
 fixed train/test split by seed. Use :func:`load_dataset` with a name of :data:`DATASETS`
-(``mfeat``, ``digits``, ``fashion``, ``synthetic``, ``npz``, ``csv``, ``parquet``);
+(``mfeat``, ``digits``, ``fashion``, ``spoken_digits``, ``synthetic``, ``npz``, ``csv``,
+``parquet``);
 :func:`dataset_options` lists each dataset's options and defaults.
 
 Examples
@@ -13,7 +14,7 @@ Examples
 ((2000, 216), (2000, 47), 10)
 """
 
-from cmcd.data import files, images, mfeat, synthetic  # noqa: F401  (register the loaders)
+from cmcd.data import files, images, mfeat, spoken, synthetic  # noqa: F401  (register the loaders)
 from cmcd.data._base import (
     DATASETS,
     DEFAULT_TEST_FRACTION,

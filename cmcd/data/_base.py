@@ -31,10 +31,11 @@ class ViewSpec:
     ----------
     name : str
         View name, e.g. ``"fac"``, ``"pix"``, ``"image"``, ``"sketch"``.
-    kind : {"vector", "image"}
-        ``"vector"`` for feature vectors, ``"image"`` for single-channel images in [0, 1].
+    kind : {"vector", "image", "spectrogram"}
+        ``"vector"`` for feature vectors, ``"image"`` for single-channel images in [0, 1],
+        ``"spectrogram"`` for log-mel spectrograms (mel bands x frames) in [0, 1].
     shape : tuple of int
-        ``(d,)`` for vectors, ``(H, W)`` for images.
+        ``(d,)`` for vectors, ``(H, W)`` for images, ``(n_mels, n_frames)`` for spectrograms.
 
     Examples
     --------
@@ -43,13 +44,13 @@ class ViewSpec:
     """
 
     name: str
-    kind: Literal["vector", "image"]
+    kind: Literal["vector", "image", "spectrogram"]
     shape: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        expected = {"vector": 1, "image": 2}
+        expected = {"vector": 1, "image": 2, "spectrogram": 2}
         if self.kind not in expected:
-            raise ValueError(f"ViewSpec kind must be 'vector' or 'image', got {self.kind!r}")
+            raise ValueError(f"ViewSpec kind must be one of {list(expected)}, got {self.kind!r}")
         shape = tuple(int(s) for s in self.shape)
         if len(shape) != expected[self.kind] or min(shape) < 1:
             raise ValueError(

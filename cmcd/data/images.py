@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cmcd._checks import check_count
 from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register
-from cmcd.data._split import check_count, split_indices, stratified_subsample
+from cmcd.data._sampling import split_indices, stratified_subsample
 from cmcd.data.transforms import GAP_FAMILIES, apply_gap, check_gap
 from cmcd.seeding import rng_for
 

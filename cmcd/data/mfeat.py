@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register
-from cmcd.data._split import split_indices
+from cmcd.data._sampling import split_indices
 from cmcd.seeding import rng_for
 
 MFEAT_VIEWS: dict[str, int] = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}

@@ -25,8 +25,9 @@ import numpy as np
 from scipy.special import logsumexp
 from scipy.stats import norm
 
+from cmcd._checks import check_count
 from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register
-from cmcd.data._split import check_count, split_indices
+from cmcd.data._sampling import split_indices
 from cmcd.data.transforms import check_gap
 from cmcd.seeding import rng_for
 

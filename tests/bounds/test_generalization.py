@@ -302,7 +302,9 @@ def test_report_dict_frame_and_summary(report):
         *("certified_target_bound", "best_certified_target_bound", "margin_transport_bound"),
     }
     assert report.status("dis2_bound") == "certified under an assumption"
-    assert report.certified_target_bound is None and "z_target_train" in report.details["target_terms"]
+    assert (
+        report.certified_target_bound is None and "z_target_train" in report.details["target_terms"]
+    )
     assert report.aligned_bound is None and "alignment rows" in report.details["aligned"]
     text = str(report)
     assert text == report.summary()

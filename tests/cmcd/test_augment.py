@@ -1,6 +1,13 @@
 import torch
 
-from cmcd.augment import AUGMENTATIONS, augment_image, augment_vector
+from cmcd.augment import (
+    AUGMENTATIONS,
+    SPEC_MAX_BANDS,
+    SPEC_MAX_FRAMES,
+    augment_image,
+    augment_spectrogram,
+    augment_vector,
+)
 
 
 def test_vector_augmentation_only_uses_values_of_the_same_column():
@@ -33,4 +40,24 @@ def test_same_generator_seed_same_views_and_registry():
     a = AUGMENTATIONS["vector"](x, 0.1, 0.5, torch.Generator().manual_seed(3))
     b = AUGMENTATIONS["vector"](x, 0.1, 0.5, torch.Generator().manual_seed(3))
     torch.testing.assert_close(a, b)
-    assert set(AUGMENTATIONS) == {"vector", "image"}
+    assert set(AUGMENTATIONS) == {"vector", "image", "spectrogram"}
+
+
+def test_spectrogram_masks_one_band_and_one_span_and_shifts_a_few_frames():
+    x = torch.ones(200, 12, 20)
+    out = augment_spectrogram(x, noise=0.0, mask=1.0, generator=torch.Generator().manual_seed(0))
+    zero_bands = (out == 0).all(dim=2).sum(dim=1)  # mel bands hidden over all frames
+    zero_frames = (out == 0).all(dim=1).sum(dim=1)  # frames hidden over all bands
+    assert int(zero_bands.max()) == SPEC_MAX_BANDS and int(zero_bands.min()) == 0
+    assert int(zero_frames.max()) == SPEC_MAX_FRAMES and int(zero_frames.min()) == 0
+    assert set(out.unique().tolist()) <= {0.0, 1.0}
+    untouched = augment_spectrogram(x, 0.0, 0.0, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(untouched, x, rtol=0, atol=0)
+
+
+def test_spectrogram_shift_is_a_circular_roll_of_at_most_three_frames():
+    x = torch.zeros(100, 3, 16)
+    x[:, :, 8] = 1.0
+    out = augment_spectrogram(x, 0.0, 1.0, torch.Generator().manual_seed(1))
+    frames = out.amax(dim=1).argmax(dim=1)[out.amax(dim=(1, 2)) > 0]
+    assert int((frames - 8).abs().max()) == 3 and len(frames.unique()) > 1

@@ -165,6 +165,7 @@ def test_report_prints_tables_and_writes_figures(tmp_path, capsys):
         "bound_vs_error.png",
         "error_vs_aligned_tv.png",
         "error_vs_tv.png",
+        "target_terms_vs_error.png",
         "tv_vs_gap.png",
         "tv_vs_gap_by_alignment.png",
     ]
@@ -173,3 +174,22 @@ def test_report_prints_tables_and_writes_figures(tmp_path, capsys):
 def test_report_of_a_missing_sweep(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     assert "sweep results file not found" in capsys.readouterr().err
+
+
+def test_rank_teachers_prints_kendall_tau(tmp_path, capsys):
+    rows = [
+        {"run_id": f"{t}{s}{seed}", "source": s, "target": t, "seed": seed,
+         "target_error": e + 0.01 * seed, "pair_disagreement": e, "atc_estimate": 1 - e}
+        for t in ("zer", "fou")
+        for s, e in zip("abc", (0.1, 0.2, 0.3), strict=True)
+        for seed in (0, 1)
+    ]  # fmt: skip
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    assert main(["rank-teachers", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "pair_disagreement" in out and "atc_estimate" in out
+    table = [line.split("|") for line in out.splitlines() if "| mean" in line]
+    taus = {cells[2].strip(): float(cells[4]) for cells in table}
+    assert taus == {"pair_disagreement": 1.0, "atc_estimate": -1.0}
+    assert main(["rank-teachers", str(tmp_path), "--source", "view"]) == 2
+    assert "--source 'view'" in capsys.readouterr().err

@@ -1,7 +1,10 @@
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmcd.config import (
+    CHECKS,
     DEFAULTS,
     DOCS,
     apply_overrides,
@@ -10,6 +13,7 @@ from cmcd.config import (
     get_dotted,
     load_config,
     resolve_config,
+    set_dotted,
 )
 
 
@@ -88,3 +92,116 @@ def test_describe_defaults_mentions_every_key():
     text = describe_defaults()
     for key in DOCS:
         assert key in text
+
+
+# ------------------------------------------------------------- issue 12: checked before compute
+ISSUE_CASES = [
+    (
+        {"distill": {"loss": "cmcx"}},
+        r"'distill\.loss' must be one of \['cmd', 'cmc'.*got 'cmcx'; did you mean 'cmc'",
+    ),
+    (
+        {"distill": {"params": {"temprature": 0.2}}},
+        r"'distill\.params\.temprature'; did you mean 'temperature'\? valid keys: \['symmetric'",
+    ),
+    ({"distill": {"epochs": "ten"}}, r"'distill\.epochs' must be an integer >= 0, got 'ten'"),
+    ({"pretrain": {"lr": -1}}, r"'pretrain\.lr' must be a finite number in \(0, inf\), got -1"),
+    ({"distill": {"epochs": -1}}, r"'distill\.epochs' must be an integer >= 0, got -1"),
+    ({"seed": 1.5}, r"'seed' must be an integer >= 0, got 1\.5"),
+    ({"seed": True}, r"'seed' must be an integer >= 0, got True"),
+    ({"pretrain": {"mask": 2}}, r"'pretrain\.mask' must be a finite number in \[0, 1\], got 2"),
+    ({"pretrain": {"noise": -1}}, r"'pretrain\.noise' must be a finite number in \[0, inf\)"),
+]
+
+
+@pytest.mark.parametrize(("config", "match"), ISSUE_CASES)
+def test_issue_bad_values_are_refused_with_key_value_and_range(config, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_config(config)
+
+
+@pytest.mark.parametrize(("config", "match"), ISSUE_CASES)
+def test_issue_bad_values_are_refused_as_overrides(config, match):
+    ((section, inner),) = config.items()
+    if isinstance(inner, dict):
+        ((key, value),) = inner.items()
+        dotted = f"{section}.{key}"
+    else:
+        dotted, value = section, inner
+    text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+    with pytest.raises(ValueError, match=match):
+        apply_overrides({}, [f"{dotted}={text}"])
+
+
+def test_every_documented_key_has_a_check():
+    assert set(CHECKS) == {k for k in DOCS if k not in ("data.name", "distill.params")}
+
+
+def test_typo_in_a_key_suggests_the_close_match():
+    with pytest.raises(ValueError, match=r"'distill\.lossx'.*did you mean 'loss'\?"):
+        resolve_config({"distill": {"lossx": "cmc"}})
+    with pytest.raises(ValueError, match=r"'sed'.*did you mean 'seed'\?"):
+        resolve_config({"sed": 1})
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"distill": {"loss": "cmc", "params": {"symmetric": "yes"}}}, "must be true or false"),
+        ({"distill": {"loss": "cmc", "params": {"temperature": 0}}}, "temperature must be"),
+        ({"distill": {"loss": "crd", "params": {"momentum": 1.0}}}, r"momentum must lie in"),
+        ({"distill": {"loss": "cmd", "params": {"queue_size": 2.5}}}, "queue_size.*integer"),
+        ({"distill": {"loss": "l2", "params": {"temperature": 0.1}}}, r"valid keys: \[\]"),
+        ({"distill": {"params": [1]}}, "'distill.params' must be a mapping"),
+        ({"data": {"name": "mfet"}}, r"'data\.name'.*did you mean 'mfeat'"),
+        ({"data": {"name": "digits", "gapp": 0.1}}, r"'data\.gapp'; did you mean 'gap'"),
+        ({"data": {"name": "digits", "gap": "big"}}, r"'data\.gap' must be a number"),
+        ({"model": {"hidden": [64, 0]}}, r"'model\.hidden' entry must be an integer >= 1"),
+        ({"pretrain": {"batch_size": 1}}, r"'pretrain\.batch_size' must be an integer >= 2"),
+        ({"pretrain": {"target_ssl": "no"}}, r"'pretrain\.target_ssl' must be true or false"),
+        ({"finetune": {"C": -1.0}}, r"'finetune\.C' must be a finite number in \(0, inf\)"),
+        ({"validation_fraction": 1.0}, r"'validation_fraction'.*\(0, 1\)"),
+        ({"distill": {"n_pairs": 1}}, r"'distill\.n_pairs' must be an integer >= 2"),
+        ({"device": "gpu"}, r"'device' must be one of \['auto', 'cpu', 'cuda'\]"),
+    ],
+)
+def test_loss_dataset_and_other_keys_are_checked(config, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_config(config)
+
+
+def test_valid_loss_params_and_huge_buffers_resolve_without_allocating():
+    cfg = resolve_config({"distill": {"loss": "cmd", "params": {"queue_size": 10**9}}})
+    assert cfg["distill"]["params"] == {"queue_size": 10**9}
+    cfg = resolve_config({"distill": {"loss": "crd", "n_pairs": 10**8}})
+    assert cfg["distill"]["loss"] == "crd"
+
+
+_INT_KEYS = [k for k in CHECKS if k.endswith(("epochs", "batch_size", "_dim", "labels_per_class"))]
+_POSITIVE_KEYS = ["pretrain.lr", "distill.lr", "finetune.lr", "pretrain.temperature"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    key=st.sampled_from(_INT_KEYS + ["seed"]),
+    value=st.one_of(
+        st.booleans(), st.floats(allow_nan=True), st.integers(max_value=-1), st.text(max_size=3)
+    ),
+)
+def test_integer_keys_refuse_bools_floats_negatives_and_text(key, value):
+    with pytest.raises(ValueError, match=f"config key '{key}'"):
+        resolve_config(set_dotted({}, key, value))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    key=st.sampled_from(_POSITIVE_KEYS),
+    value=st.one_of(st.booleans(), st.floats(max_value=0), st.just(float("inf"))),
+)
+def test_positive_keys_refuse_non_positive_and_non_finite(key, value):
+    with pytest.raises(ValueError, match=f"config key '{key}'.*\\(0, inf\\)"):
+        resolve_config(set_dotted({}, key, value))
+
+
+def test_set_can_fix_a_bad_value_of_the_file():
+    assert apply_overrides({"seed": -1}, ["seed=2"])["seed"] == 2

@@ -329,9 +329,11 @@ def test_cmcd_run_under_torchrun_matches_single_process(tmp_path):
     for key in ("pretrain_final_loss", "distill_final_loss"):
         assert got[key] == pytest.approx(expected[key], rel=1e-3)
     assert sorted(p.name for p in (tmp_path / "dist").iterdir()) == [
+        ".lock",  # rank 0's folder lock
         "checkpoints",
         "features.npz",
         "result.json",
+        "run.json",  # rank 0's record of the config
     ]
 
 

@@ -119,3 +119,54 @@ def test_ray_sweep_equals_local_sweep(tmp_path):
     pd.testing.assert_frame_equal(
         local.results.drop(columns="seconds"), ray_out.results.drop(columns="seconds")
     )
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+
+from cmcd.executors import LocalExecutor
+
+
+def task(folder):
+    Path(folder, f"{os.getpid()}.started").write_text("")
+    time.sleep(60)  # a long run; the queued ones must never start after the parent dies
+
+
+if __name__ == "__main__":
+    with LocalExecutor(workers=1, threads=1) as ex:
+        list(ex.map_unordered(task, [sys.argv[1]] * 3))
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    script = tmp_path / "pool.py"
+    script.write_text(ORPHAN_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path)])
+    deadline = time.time() + 15
+    while not list(tmp_path.glob("*.started")) and time.time() < deadline:
+        time.sleep(0.1)
+    started = list(tmp_path.glob("*.started"))
+    assert len(started) == 1, "the worker never started its task"
+    worker = int(started[0].stem)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 15  # generous: the CI machine is shared
+    while not _gone(worker) and time.time() < deadline:
+        time.sleep(0.1)
+    assert _gone(worker), "the worker outlived its killed parent"
+    time.sleep(1.0)
+    assert len(list(tmp_path.glob("*.started"))) == 1  # no queued task started afterwards

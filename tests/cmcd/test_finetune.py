@@ -54,3 +54,23 @@ def test_one_label_per_class_warns_and_uses_the_fallback(recwarn):
     x, y = torch.randn(2, 4), torch.tensor([0, 1])
     with pytest.warns(UserWarning, match="fallback C"):
         finetune(encoder, x, y, n_classes=2, epochs=0, lr=1e-2, C=None, seed=0)
+
+
+class _NanWhenTraining(torch.nn.Linear):
+    """Finite latents for the probe (eval mode), NaN once fine-tuning trains it."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        return out * float("nan") if self.training else out
+
+
+def test_a_non_finite_finetuning_loss_names_the_step_and_epoch():
+    from cmcd.training import NonFiniteLossError
+
+    torch.manual_seed(0)
+    encoder = _NanWhenTraining(4, 3)
+    x, y = torch.randn(12, 4), torch.arange(12) % 3
+    weight = encoder.weight.detach().clone()
+    with pytest.raises(NonFiniteLossError, match=r"step 'finetune' at epoch 1 of 5"):
+        finetune(encoder, x, y, 3, epochs=5, lr=1e-2, C=1.0, seed=0)
+    torch.testing.assert_close(encoder.weight.detach(), weight)  # no broken update applied

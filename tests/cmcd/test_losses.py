@@ -554,3 +554,27 @@ def test_numpy_scalar_hyper_parameters_are_accepted():
     torch.testing.assert_close(
         cmc_loss(z, z, temperature=np.float64(0.2)), cmc_loss(z, z, temperature=0.2)
     )
+
+
+# --------------------------------------------------------------------------- batch of one
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda a, b: info_nce(a, b),
+        lambda a, b: cmc_loss(a, b),
+        lambda a, b: cmc_loss(a, b, symmetric=False),
+        lambda a, b: cmd_loss(a, b),
+    ],
+    ids=["info_nce", "cmc", "cmc_one_way", "cmd"],
+)
+def test_a_batch_of_one_gives_exactly_zero_and_no_gradient(loss):
+    """Documented in the losses: why the training loops never form a batch of one."""
+    z_a = torch.randn(1, 5, requires_grad=True)
+    z_b = torch.randn(1, 5, requires_grad=True)
+    value = loss(z_a, z_b)
+    value.backward()
+    assert value.item() == 0.0
+    grads = [g for g in (z_a.grad, z_b.grad) if g is not None]
+    assert grads, "no gradient was computed at all"
+    for grad in grads:
+        torch.testing.assert_close(grad, torch.zeros_like(grad), atol=1e-7, rtol=0)

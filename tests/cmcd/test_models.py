@@ -15,8 +15,14 @@ from cmcd.models import (
     LinearClassifier,
     MLPEncoder,
     ProjectionHead,
+    SpectrogramEncoder,
     build_encoder,
+    check_arch_name,
+    check_encoder,
+    file_sha256,
     init_parameters,
+    load_teacher_state,
+    make_view_encoder,
 )
 
 IMAGE_SHAPES = [(16, 15), (8, 8), (28, 28), (7, 3), (1, 1), (5, 1)]
@@ -103,8 +109,9 @@ def test_init_parameters_matches_pytorch_default_scale():
 
 # --------------------------------------------------------------------------- registry
 def test_registry_and_defaults():
-    assert ENCODERS == {"mlp": MLPEncoder, "cnn": ConvEncoder}
-    assert DEFAULT_ARCHITECTURE == {"vector": "mlp", "image": "cnn"}
+    assert ENCODERS == {"mlp": MLPEncoder, "cnn": ConvEncoder, "spec_cnn": SpectrogramEncoder}
+    assert DEFAULT_ARCHITECTURE == {"vector": "mlp", "image": "cnn", "spectrogram": "spec_cnn"}
+    assert isinstance(build_encoder("spectrogram", (32, 56), 8), SpectrogramEncoder)
     assert isinstance(build_encoder("vector", (64,), 8), MLPEncoder)
     assert isinstance(build_encoder("image", (16, 15), 8), ConvEncoder)
     assert isinstance(build_encoder("mlp", (16, 15), 8), MLPEncoder)  # images as vectors
@@ -215,3 +222,146 @@ def test_numpy_integer_shapes_and_sizes_are_accepted():
     cnn = build_encoder("image", np.array([8, 7]).tolist(), 4, channels=(np.int64(3),))
     assert cnn(torch.randn(2, 8, 7)).shape == (2, 4)
     assert build_encoder("image", tuple(np.array([8, 7])), 4)(torch.randn(2, 8, 7)).shape == (2, 4)
+
+
+# --------------------------------------------------------------------------- spectrogram CNN
+@pytest.mark.parametrize("spec_shape", [(32, 56), (8, 1), (1, 7), (5, 3)])
+@pytest.mark.parametrize("layout", ["nmt", "n1mt", "flat"])
+def test_spectrogram_encoder_shapes_and_layouts(spec_shape, layout):
+    m, t = spec_shape
+    x = torch.randn(3, m, t)
+    x = {"nmt": x, "n1mt": x[:, None], "flat": x.reshape(3, -1)}[layout]
+    encoder = SpectrogramEncoder(spec_shape, 6, channels=(4, 5), seed=0)
+    assert encoder(x).shape == (3, 6)
+    convs = [c for c in encoder.modules() if isinstance(c, nn.Conv1d)]
+    assert [c.in_channels for c in convs] == [m, 4] and [c.kernel_size for c in convs] == [
+        (5,),
+        (3,),
+    ]
+
+
+def test_spectrogram_encoder_is_seeded_and_differs_from_the_image_cnn():
+    a = SpectrogramEncoder((32, 56), 8, seed=3)
+    b = SpectrogramEncoder((32, 56), 8, seed=3)
+    x = torch.randn(4, 32, 56)
+    torch.testing.assert_close(a.eval()(x), b.eval()(x), rtol=0, atol=0)
+    assert not any(isinstance(m, nn.Conv2d) for m in a.modules())
+
+
+def test_spectrogram_encoder_bad_input():
+    with pytest.raises(ValueError, match=r"\(n, 32, 56\)"):
+        SpectrogramEncoder((32, 56), 8)(torch.randn(3, 56, 32))
+    with pytest.raises(ValueError, match="spec_shape"):
+        build_encoder("spec_cnn", (10,), 4)
+
+
+# --------------------------------------------------------------------------- user encoders
+def test_auto_gives_teacher_and_student_different_architectures():
+    teacher = make_view_encoder("auto", "image", (8, 8), 16, key="model.source_arch")
+    student = make_view_encoder("auto", "spectrogram", (32, 56), 16, key="model.target_arch")
+    assert isinstance(teacher, ConvEncoder) and isinstance(student, SpectrogramEncoder)
+    mlp = make_view_encoder("mlp", "image", (8, 8), 16, hidden=(7,))
+    assert [m.out_features for m in mlp.modules() if isinstance(m, nn.Linear)] == [7, 16]
+
+
+def test_user_factory_is_imported_built_and_checked():
+    encoder = make_view_encoder("user_encoders:tiny", "spectrogram", (32, 56), 12)
+    assert type(encoder).__name__ == "TinyEncoder" and encoder.training
+    assert encoder(torch.randn(5, 32, 56)).shape == (5, 12)
+    assert check_arch_name("user_encoders:TinyEncoder", "model.target_arch") == (
+        "user_encoders:TinyEncoder"
+    )
+    assert make_view_encoder("user_encoders:TinyEncoder", "vector", (6,), 3)(
+        torch.ones(2, 6)
+    ).shape == (2, 3)
+
+
+def test_check_encoder_leaves_batch_norm_statistics_and_mode_alone():
+    encoder = MLPEncoder(6, 4, hidden=(5,), seed=0).train()
+    before = {k: v.clone() for k, v in encoder.state_dict().items()}
+    check_encoder(encoder, (6,), 4, "model.source_arch")
+    assert encoder.training
+    for k, v in encoder.state_dict().items():
+        torch.testing.assert_close(v, before[k], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "arch, message",
+    [
+        ("resnet", r"model.target_arch must be 'auto', one of \['cnn', 'mlp', 'spec_cnn'\]"),
+        ("no_such_pkg.mod:f", r"model.target_arch: cannot import module 'no_such_pkg.mod'"),
+        ("user_encoders:missing", r"model.target_arch: module 'user_encoders' has no attr"),
+        ("user_encoders:NOT_CALLABLE", r"model.target_arch: .*is not callable"),
+        ("user_encoders:crashes", r"model.target_arch: factory .* failed .*no GPU"),
+        ("user_encoders:not_a_module", r"model.target_arch: the encoder must be a torch.nn.Module"),
+        ("user_encoders:wrong_width", r"model.target_arch: .* to \(2, 9\), expected \(2, 8\)"),
+        ("user_encoders:fails_forward", r"model.target_arch: the encoder fails on a dummy batch"),
+    ],
+)
+def test_bad_user_encoders_name_the_key(arch, message):
+    with pytest.raises(ValueError, match=message):
+        make_view_encoder(arch, "vector", (6,), 8, key="model.target_arch")
+
+
+def test_auto_for_an_unknown_kind_lists_the_kinds():
+    with pytest.raises(ValueError, match=r"model.source_arch: no auto encoder.*'spectrogram'"):
+        make_view_encoder("auto", "video", (3, 4), 8)
+
+
+# --------------------------------------------------------------------------- pretrained teacher
+def test_teacher_state_round_trip_and_cmcd_checkpoints(tmp_path):
+    source = SpectrogramEncoder((8, 10), 4, seed=1)
+    bare, ckpt = tmp_path / "bare.pt", tmp_path / "ckpt.pt"
+    torch.save(source.state_dict(), bare)
+    torch.save({"model": source.state_dict(), "history": torch.tensor([1.0])}, ckpt)
+    x = torch.randn(3, 8, 10)
+    for path in (bare, ckpt):
+        loaded = load_teacher_state(path, SpectrogramEncoder((8, 10), 4, seed=2))
+        torch.testing.assert_close(loaded.eval()(x), source.eval()(x), rtol=0, atol=0)
+
+
+def test_teacher_of_another_architecture_names_the_file_and_keys(tmp_path):
+    path = tmp_path / "mlp_teacher.pt"
+    torch.save(MLPEncoder(64, 4, hidden=(8,)).state_dict(), path)
+    with pytest.raises(
+        ValueError,
+        match=r"mlp_teacher.pt does not fit the ConvEncoder.*"
+        r"missing keys \['features.0.bias'.*unexpected keys \['net.0.bias'",
+    ):
+        load_teacher_state(path, ConvEncoder((8, 8), 4))
+    with pytest.raises(
+        ValueError, match=r"shape mismatches \['net.0.weight: \(8, 64\) vs \(8, 6\)"
+    ):
+        load_teacher_state(path, MLPEncoder(6, 4, hidden=(8,)))
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("pickled code ran",))
+
+
+@pytest.mark.parametrize(
+    "obj, message",
+    [
+        (MLPEncoder(6, 4), "refused; not a plain state-dict file"),
+        ({"weight": _Payload()}, "refused; not a plain state-dict file"),
+        ({"weight": "a string"}, "expected a state dict mapping names to tensors"),
+    ],
+)
+def test_pickled_objects_are_refused(tmp_path, obj, message, capsys):
+    path = tmp_path / "evil.pt"
+    torch.save(obj, path)
+    with pytest.raises(ValueError, match=message):
+        load_teacher_state(path, MLPEncoder(6, 4))
+    assert "pickled code ran" not in capsys.readouterr().out
+
+
+def test_missing_teacher_file_and_content_hash(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        load_teacher_state(tmp_path / "nope.pt", MLPEncoder(6, 4))
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    torch.save(MLPEncoder(6, 4, seed=0).state_dict(), a)
+    torch.save(MLPEncoder(6, 4, seed=1).state_dict(), b)
+    assert file_sha256(a) != file_sha256(b) and len(file_sha256(a)) == 64
+    (tmp_path / "c.pt").write_bytes(a.read_bytes())
+    assert file_sha256(tmp_path / "c.pt") == file_sha256(a)

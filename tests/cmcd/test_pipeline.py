@@ -100,7 +100,8 @@ def test_a_killed_run_resumes_from_its_finished_step(tmp_path):
     teacher = next((out / "checkpoints").glob("source_ssl-*.pt"))
     mtime = teacher.stat().st_mtime_ns
     assert not (out / "result.json").exists()
-    result = run({**cfg, "distill": {**cfg["distill"], "epochs": 2}}, out, progress=False)
+    shorter = {**cfg, "distill": {**cfg["distill"], "epochs": 2}}  # another config: overwrite
+    result = run(shorter, out, progress=False, overwrite=True)
     assert teacher.stat().st_mtime_ns == mtime  # the teacher was loaded, not retrained
     assert result["target_accuracy"] is not None
     assert not list(out.glob("**/*.tmp"))
@@ -193,3 +194,130 @@ def test_no_evaluation_row_reaches_the_probe_selection(tmp_path, monkeypatch):
     monkeypatch.setattr(LinearProbe, "fit", spy)
     result = run(TINY, tmp_path, progress=False)
     assert seen == [result["n_labeled"], result["n_labeled"]]  # source and target probes
+
+
+# --------------------------------------------------------------------------- the run folder
+FAST = {
+    **TINY,
+    "pretrain": {"epochs": 1, "batch_size": 64},
+    "distill": {**TINY["distill"], "epochs": 1},
+}
+
+
+def test_a_folder_holding_another_config_is_refused_unless_overwrite(tmp_path):
+    first = run(FAST, tmp_path, progress=False)
+    other = {**FAST, "seed": 1}
+    with pytest.raises(ValueError, match="holds a run of another config") as err:
+        run(other, tmp_path, progress=False)
+    assert str(tmp_path) in str(err.value) and "--overwrite" in str(err.value)
+    assert json.loads((tmp_path / "result.json").read_text())["run_id"] == first["run_id"]
+    replaced = run(other, tmp_path, progress=False, overwrite=True)
+    assert json.loads((tmp_path / "result.json").read_text())["run_id"] == replaced["run_id"]
+    assert replaced["run_id"] != first["run_id"]
+    assert run(other, tmp_path, progress=False)["run_id"] == replaced["run_id"]  # resumes
+
+
+def test_outputs_without_a_record_are_refused(tmp_path):
+    np.savez(tmp_path / "features.npz", z=np.zeros(2))
+    with pytest.raises(ValueError, match="another config"):
+        run(FAST, tmp_path, progress=False)
+
+
+def test_a_second_run_on_a_locked_folder_gets_a_lock_error(tmp_path):
+    from cmcd._io import folder_lock
+
+    with folder_lock(tmp_path, "cmcd run"):  # another process's run, as flock sees it
+        with pytest.raises(ValueError, match="in use by another running cmcd run"):
+            run(FAST, tmp_path, progress=False)
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_cli_refuses_another_config_and_overwrites_on_request(tmp_path, capsys):
+    from cmcd.cli import main
+
+    cfg_path = tmp_path / "cfg.yaml"
+    cfg_path.write_text(yaml.safe_dump(FAST))
+    out = tmp_path / "out"
+    base = ["run", str(cfg_path), "--out", str(out), "--no-progress"]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main([*base, "--set", "seed=3"]) == 2
+    message = capsys.readouterr().err.strip()
+    assert len(message.splitlines()) == 1
+    assert str(out) in message and "--overwrite" in message
+    assert main([*base, "--set", "seed=3", "--overwrite"]) == 0
+    assert json.loads((out / "result.json").read_text())["config"]["seed"] == 3
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
+    from cmcd import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, "run", (*cli.COMMANDS["run"][:3], interrupted))
+    assert cli.main(["run", "cfg.yaml", "--out", "somewhere"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "cmcd: interrupted (Ctrl-C)\n" and "Traceback" not in captured.out
+
+
+# --------------------------------------------------------------------------- step keys
+def test_changed_input_data_retrains_the_distilled_student(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "u.npz"
+    y = rng.integers(0, 3, size=150)
+    src = rng.normal(size=(150, 6)).astype(np.float32) + y[:, None]
+    np.savez(data, source=src, target=src[:, :4] + 0.1, y=y)
+    cfg = {**FAST, "data": {"name": "npz", "path": str(data)}}
+    cfg["finetune"] = {"labels_per_class": 3}
+    run(cfg, tmp_path / "out", progress=False)
+    np.savez(data, source=src, target=rng.normal(size=(150, 4)).astype(np.float32), y=y)
+    rerun = run(cfg, tmp_path / "out", progress=False)
+    fresh = run(cfg, tmp_path / "fresh", progress=False)
+    assert len(list((tmp_path / "out" / "checkpoints").glob("distill-*.pt"))) == 2
+    with (
+        np.load(tmp_path / "out" / "features.npz") as a,
+        np.load(tmp_path / "fresh" / "features.npz") as b,
+    ):
+        np.testing.assert_allclose(a["z_target_test"], b["z_target_test"], atol=1e-6)
+    assert rerun["distill_final_loss"] == pytest.approx(fresh["distill_final_loss"], rel=1e-6)
+
+
+# --------------------------------------------------------------------------- checkpoints
+@pytest.mark.parametrize("damage", ["empty", "truncated"])
+def test_a_corrupt_checkpoint_is_named_and_retrained(tmp_path, damage):
+    first = run(FAST, tmp_path, progress=False)
+    path = next((tmp_path / "checkpoints").glob("distill-*.pt"))
+    data = path.read_bytes()
+    path.write_bytes(b"" if damage == "empty" else data[: len(data) // 2])
+    with pytest.warns(RuntimeWarning, match=f"checkpoint {path} is unreadable"):
+        again = run(FAST, tmp_path, progress=False)
+    assert again["target_accuracy"] == first["target_accuracy"]
+    assert torch.load(path, weights_only=True)["history"].numel() == 1  # replaced, whole
+
+
+def test_a_non_finite_loss_stops_the_run_and_keeps_finished_steps(tmp_path, monkeypatch):
+    from cmcd import pipeline
+    from cmcd.training import NonFiniteLossError
+
+    original = pipeline.make_distill_loss
+
+    class Broken(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, z_t, z_s, index=None):
+            return self.inner(z_t, z_s, index) * float("nan")
+
+    monkeypatch.setattr(pipeline, "make_distill_loss", lambda *a, **k: Broken(original(*a, **k)))
+    with pytest.raises(NonFiniteLossError, match=r"step 'distill' at epoch 1 of 1"):
+        run(FAST, tmp_path, progress=False)
+    names = [p.name.split("-")[0] for p in (tmp_path / "checkpoints").iterdir()]
+    assert names == ["source_ssl"]  # the teacher is kept, no broken student was written
+    assert not (tmp_path / "result.json").exists()
+    teacher = next((tmp_path / "checkpoints").glob("source_ssl-*.pt"))
+    mtime = teacher.stat().st_mtime_ns
+    monkeypatch.setattr(pipeline, "make_distill_loss", original)
+    assert run(FAST, tmp_path, progress=False)["target_accuracy"] is not None
+    assert teacher.stat().st_mtime_ns == mtime

@@ -216,6 +216,7 @@ def test_sweep_report_writes_markdown_and_figures(tmp_path):
         "t_bound_vs_error.png",
         "t_error_vs_aligned_tv.png",
         "t_error_vs_tv.png",
+        "t_target_terms_vs_error.png",
         "t_tv_vs_gap.png",
         "t_tv_vs_gap_by_alignment.png",
     ]
@@ -234,7 +235,9 @@ def test_sweep_report_without_gap_or_loss(tmp_path):
     df["pair"] = np.repeat(["fac-zer", "pix-fou", "kar-mor", "zer-fac"], 18)
     df.to_csv(tmp_path / "results.csv", index=False)
     report = sweep_report(tmp_path)
-    assert sorted(report.figures) == ["bound_vs_error", "error_vs_aligned_tv", "error_vs_tv"]
+    assert sorted(report.figures) == [
+        "bound_vs_error", "error_vs_aligned_tv", "error_vs_tv", "target_terms_vs_error"
+    ]  # fmt: skip
     table = report.tables["correlations"]
     assert set(table["group"]) == {"all"} and set(table["y"]) == {"target_error"}
     assert len(table) == 11  # every TV, gap and disagreement term against the target error

@@ -1,4 +1,4 @@
-"""Container, registry, option checks and seeded splits of cmcd.data (mirrors _base/_split)."""
+"""Container, registry, option checks and seeded splits of cmcd.data (mirrors _base/_sampling)."""
 
 import numpy as np
 import pytest
@@ -7,10 +7,10 @@ from hypothesis import strategies as st
 
 from cmcd.data import DATASETS, PairedDataset, ViewSpec, dataset_options, load_dataset
 from cmcd.data._base import check_seed
-from cmcd.data._split import allocate, check_fraction, split_indices, stratified_subsample
+from cmcd.data._sampling import allocate, check_fraction, split_indices, stratified_subsample
 from cmcd.seeding import rng_for
 
-ALL = {"mfeat", "digits", "fashion", "synthetic", "npz", "csv", "parquet"}
+ALL = {"mfeat", "digits", "fashion", "synthetic", "npz", "csv", "parquet", "spoken_digits"}
 
 
 def _toy(**kw):

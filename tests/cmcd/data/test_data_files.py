@@ -3,8 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from cmcd.data import load_dataset
+from cmcd.data.files import read_array, read_table
 
 
 @pytest.fixture
@@ -174,3 +178,105 @@ def test_table_label_column_must_agree_between_files(tmp_path, arrays):
     tgt.to_csv(p["target"], index=False)
     with pytest.raises(ValueError, match="differs between source and target"):
         load_dataset("csv", source_path=p["source"], target_path=p["target"], label_column="label")
+
+
+# ------------------------------------------------- issue 12: one reader for datasets and `cmcd tv`
+def _pair_csv(tmp_path, arrays, **to_csv):
+    src, tgt = tmp_path / "s.csv", tmp_path / "t.csv"
+    pd.DataFrame(arrays["source"]).to_csv(src, **to_csv)
+    pd.DataFrame(arrays["target"]).to_csv(tgt, **to_csv)
+    return str(src), str(tgt)
+
+
+def test_csv_with_pandas_index_is_refused_and_index_col_drops_it(tmp_path, arrays):
+    src, tgt = _pair_csv(tmp_path, arrays)  # df.to_csv(path): the index is written
+    with pytest.raises(ValueError, match=r"source_path: the first column .* index_col=0"):
+        load_dataset("csv", source_path=src, target_path=tgt)
+    with pytest.raises(ValueError, match=r"source: the first column .*--index-col 0"):
+        read_array(src, key="source")
+    ds = load_dataset("csv", source_path=src, target_path=tgt, index_col=0)
+    np.testing.assert_allclose(ds.x_source, arrays["source"], rtol=1e-6)
+    np.testing.assert_allclose(read_array(src, index_col=0), arrays["source"], rtol=1e-12)
+
+
+def test_headerless_csv_keeps_its_first_row(tmp_path, arrays):
+    src, tgt = _pair_csv(tmp_path, arrays, index=False, header=False)
+    assert read_array(src).shape == (30, 5)
+    np.testing.assert_allclose(read_array(src), arrays["source"], rtol=1e-12)
+    ds = load_dataset("csv", source_path=src, target_path=tgt)
+    assert ds.n_samples == 30
+    assert read_array(src, header=True).shape == (29, 5)  # explicit header wins
+
+
+def test_pandas_default_column_labels_are_a_header(tmp_path, arrays):
+    src, _ = _pair_csv(tmp_path, arrays, index=False)  # header row "0,1,2,3,4"
+    np.testing.assert_allclose(read_array(src), arrays["source"], rtol=1e-12)
+    assert read_array(src, header=False).shape == (31, 5)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    values=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 6), st.integers(1, 4)),
+        elements=st.floats(-1e6, 1e6, allow_nan=False),
+    )
+)
+def test_headerless_numeric_csv_round_trips_every_row(tmp_path_factory, values):
+    if values.shape[0] and np.array_equal(values[0], np.arange(values.shape[1])):
+        values[0, 0] += 0.5  # the one row read as pandas' default labels (documented)
+    path = tmp_path_factory.mktemp("h") / "x.csv"
+    np.savetxt(path, values, delimiter=",", fmt="%.17g")
+    np.testing.assert_array_equal(read_array(str(path)), values.reshape(len(values), -1))
+
+
+def test_text_column_is_refused_by_name_in_the_tv_reader(tmp_path):
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0], "city": ["a", "b", "c"]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"source: columns \['city'\] are not numeric"):
+        read_array(str(path), key="source")
+
+
+def test_npy_messages_say_what_is_wrong(tmp_path):
+    text = tmp_path / "text.npy"
+    np.savetxt(text, np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"is not a \.npy file") as err:
+        read_array(str(text), key="source")
+    assert "pickled" not in str(err.value)
+    pickled = tmp_path / "obj.npy"
+    np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="pickled object array"):
+        read_array(str(pickled))
+    strings = tmp_path / "str.npy"
+    np.save(strings, np.array([["a", "b"]]))
+    with pytest.raises(ValueError, match=r"holds <U1 values, not numbers"):
+        read_array(str(strings))
+    with pytest.raises(ValueError, match=r"is not a \.npz file"):
+        load_dataset("npz", path=str(text))
+
+
+def test_directory_is_not_reported_as_missing(tmp_path, arrays):
+    with pytest.raises(ValueError, match="is a directory, not a file"):
+        read_array(str(tmp_path), key="source")
+    with pytest.raises(ValueError, match="path: .* is a directory"):
+        load_dataset("npz", path=str(tmp_path))
+    _, tgt = _pair_csv(tmp_path, arrays, index=False)
+    with pytest.raises(ValueError, match="source_path: .* is a directory"):
+        load_dataset("csv", source_path=str(tmp_path), target_path=tgt)
+    with pytest.raises(FileNotFoundError, match="source: file"):
+        read_array(str(tmp_path / "missing.npy"), key="source")
+
+
+def test_read_array_npz_keys_and_suffixes(tmp_path):
+    path = tmp_path / "f.npz"
+    np.savez(path, a=np.ones((4, 2)), b=np.zeros((4, 3)))
+    assert read_array(f"{path}:b").shape == (4, 3)
+    with pytest.raises(ValueError, match=r"holds \['a', 'b'\]; name one"):
+        read_array(str(path))
+    with pytest.raises(ValueError, match="no such array"):
+        read_array(f"{path}:c")
+    (tmp_path / "x.txt").write_text("1\n")
+    with pytest.raises(ValueError, match=r"unsupported file type '\.txt'"):
+        read_array(str(tmp_path / "x.txt"))
+    with pytest.raises(ValueError, match="header must be 'infer', true or false"):
+        read_table(str(tmp_path / "x.txt"), "csv", header="maybe")

@@ -1,11 +1,25 @@
-"""Seeded, stratified train/test splits and subsamples, and the checks of their options."""
+"""Seeded stratified sampling of dataset rows: the fixed train/test split and subsamples.
+
+Every loader in :mod:`cmcd.data` draws its held-out rows with :func:`split_indices` and its
+subsamples with :func:`stratified_subsample`. (Which rows each *step of a run* sees is decided
+later, by :mod:`cmcd.splits`.)
+"""
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
+
+from cmcd._checks import check_count, check_number
+
+__all__ = [
+    "allocate",
+    "check_count",
+    "check_fraction",
+    "split_indices",
+    "stratified_subsample",
+]
 
 
 def check_fraction(value: Any, name: str = "test_fraction") -> float:
@@ -16,22 +30,7 @@ def check_fraction(value: Any, name: str = "test_fraction") -> float:
     >>> check_fraction(0.25)
     0.25
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def check_count(value: Any, name: str, minimum: int = 1) -> int:
-    """Return ``value`` as an int ``>= minimum``, else raise ``ValueError`` naming ``name``.
-
-    Examples
-    --------
-    >>> check_count(5, "n_samples")
-    5
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_number(value, name, low=0, high=1, low_open=True, high_open=True)
 
 
 def allocate(counts: np.ndarray, total: int) -> np.ndarray:
