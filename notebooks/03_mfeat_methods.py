@@ -179,3 +179,36 @@ if pair_runs is not None:
         display(Image(filename=str(ctx.save(fig, f"{prefix}_{kind}"))))
     display(correlation_table(runs, pairs=[("tv_estimate", "target_error")]).round(3))
     display(correlation_table(pairs, pairs=[("tv_estimate", "target_error")]).round(3))
+
+# %% [markdown]
+# ## How good is the target model, without its labels?
+#
+# Every label-free term on the fine-tuned target error (`bounds.target_terms`): validity,
+# slack, Spearman and MAE over runs (`bounds.tightness`), then each term against the measured
+# error. Full mode reads `benchmarks/results/target_terms_*.csv` (from
+# `benchmarks/target_bounds.py`, all three sweeps) and shows the teacher ranking; fast mode
+# scores the fast runs above.
+
+# %%
+from bounds.run_files import target_terms_table  # noqa: E402
+from bounds.tightness import rank_teachers, tightness_table  # noqa: E402
+from cmcd.report import TARGET_FIGURE_TERMS  # noqa: E402
+
+if ctx.fast:
+    found = sorted((ctx.work_dir / "runs").glob("*-*/seed*/*/features.npz"))
+    dirs = {f"{p.parent.parent.parent.name}/{p.parent.parent.name}/{p.parent.name}": p.parent
+            for p in found}  # fmt: skip
+    target_frames = {"mfeat_methods": target_terms_table(dirs, progress=False, random_state=0)}
+else:
+    target_frames = {name: pd.read_csv(results / f"target_terms_{name}.csv")
+                     for name in ("digits", "mfeat_methods", "mfeat_teachers")}  # fmt: skip
+tight = pd.concat([tightness_table(f).assign(sweep=n) for n, f in target_frames.items()])
+ctx.record(tight, "target_tightness")
+for name, frame in target_frames.items():
+    terms = [t for t in TARGET_FIGURE_TERMS if frame[t].notna().any()]
+    fig = plot_bound_vs_error(frame, errors=("target_error",), bounds=terms)
+    display(Image(filename=str(ctx.save(fig, f"target_bounds_{name}"))))
+display(tight.round(3))
+if "mfeat_teachers" in target_frames:
+    ranks = rank_teachers(target_frames["mfeat_teachers"], list(TARGET_FIGURE_TERMS))
+    display(ranks[ranks["target"] == "mean"].round(3))

@@ -49,6 +49,7 @@ FAST_FIGURES: dict[str, tuple[str, ...]] = {
         "mfeat_methods_error_vs_tv",
         "mfeat_methods_bound_vs_error",
         "mfeat_methods_pairs_error_vs_tv",
+        "target_bounds_mfeat_methods",
     ),
     "04_your_data": ("your_data_bound_vs_error", "your_data_error_vs_tv"),
 }
@@ -268,6 +269,18 @@ def test_mfeat_pair_figures_draw_the_runs(executed) -> None:
     )
     cert = _certified_points(out.drawn("mfeat_methods_bound_vs_error"))
     assert len(cert) == len(runs) and np.all(cert["y"].to_numpy() >= cert["x"].to_numpy())
+
+
+def test_mfeat_target_bounds_figure_matches_the_tightness_table(executed) -> None:
+    out = executed("03_mfeat_methods")
+    tight = out.table("target_tightness").set_index("term")
+    drawn = _points(out.drawn("target_bounds_mfeat_methods"))
+    label = LABELS["certified_target_bound"]
+    cert = drawn[drawn["label"].str.startswith(label + " (")]
+    n_runs = tight.loc["certified_target_bound", "n_runs"]
+    assert n_runs == len(out.table("mfeat_methods")) == len(cert)
+    below = int(np.sum(cert["y"].to_numpy() < cert["x"].to_numpy()))
+    np.testing.assert_allclose(tight.loc["certified_target_bound", "validity"], 1 - below / n_runs)
 
 
 # ----------------------------------------------------------------------------- 04: your data
