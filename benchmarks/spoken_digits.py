@@ -39,6 +39,22 @@ from cmcd.splits import make_splits
 
 ROOT = Path(__file__).resolve().parent
 CONFIG = ROOT / "configs" / "spoken_digits.yaml"
+COLUMNS = [
+    "source",
+    "target",
+    "seed",
+    "threads",
+    "method",
+    "target_accuracy",
+    "source_accuracy",
+    "seconds",
+]
+"""Columns of the CSV; a reference row has no ``source_accuracy`` (left empty)."""
+
+
+def _append_row(out: Path, row: dict) -> None:
+    """Append one row in :data:`COLUMNS` order (rows with fewer keys keep the columns aligned)."""
+    _append(out, {column: row.get(column) for column in COLUMNS})
 
 
 def method_config(spec: dict, direction: tuple[str, str], seed: int, method: str, args) -> dict:
@@ -176,7 +192,7 @@ def main() -> None:
         work = pool.map(functools.partial(_run_group, spec=spec), jobs)
         for rows in tqdm(work, total=len(jobs), desc="spoken_digits"):
             for row in rows:
-                _append(args.out, row)
+                _append_row(args.out, row)
     table = summarise(pd.read_csv(args.out))
     print(table.to_string())
     args.out.with_suffix(".md").write_text(table.to_markdown() + "\n")

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
         "source_arch": "auto",
         "target_arch": "auto",
         "projection_dim": 64,
+        "teacher_weights": None,
     },
     "pretrain": {
         "epochs": 150,
@@ -75,9 +76,13 @@ DOCS: dict[str, str] = {
     "model.latent_dim": "dimension (>= 1) of the shared latent space of teacher and student "
     "encoders",
     "model.hidden": "hidden widths (a list of integers >= 1) of MLP encoders (vector views)",
-    "model.source_arch": "encoder for the source view: auto (by view kind), mlp or cnn",
-    "model.target_arch": "encoder for the target view: auto (by view kind), mlp or cnn",
+    "model.source_arch": "encoder for the source view: auto, mlp, cnn, spec_cnn or "
+    "package.module:factory (factory(input_shape, latent_dim) -> nn.Module; auto: by view kind)",
+    "model.target_arch": "encoder for the target view: auto, mlp, cnn, spec_cnn or "
+    "package.module:factory (factory(input_shape, latent_dim) -> nn.Module; auto: by view kind)",
     "model.projection_dim": "output width (>= 1) of the SSL projection head",
+    "model.teacher_weights": "path to a state-dict file for the source encoder; skips step 1 "
+    "(null: pre-train the teacher with SSL)",
     "pretrain.epochs": "epochs (>= 0) of SimCLR pre-training (source teacher; target with "
     "target_ssl); 0 keeps the encoder at its initialisation",
     "pretrain.batch_size": "SSL batch size, >= 2 (2x views per step)",
@@ -111,14 +116,10 @@ DOCS: dict[str, str] = {
     "device": "auto (CUDA when present), cpu or cuda",
 }
 
-ARCHS = ("auto", "mlp", "cnn")
-"""Encoder choices of ``model.source_arch`` and ``model.target_arch``."""
-
 CHOICES: dict[str, tuple[Any, ...]] = {
     "evaluate_on": ("test", "validation"),
-    "model.source_arch": ARCHS,
-    "model.target_arch": ARCHS,
 }
+"""Keys with a fixed set of values. The encoder keys are open (:func:`_arch`)."""
 
 Check = Callable[[Any, str], Any]
 
@@ -157,6 +158,21 @@ def _device(value: Any, key: str) -> str:
     return check_choice(value, key, tuple(DEVICE_CHOICES))
 
 
+def _arch(value: Any, key: str) -> str:
+    """``auto``, a registered encoder or ``package.module:factory`` (spelling only here)."""
+    from cmcd.models import check_arch_name
+
+    return check_arch_name(value, key)
+
+
+def _existing_file(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a path (a string) or null, got {value!r}")
+    if not Path(value).expanduser().is_file():
+        raise ValueError(f"{key}: file {value!r} does not exist")
+    return value
+
+
 def _distill_loss(value: Any, key: str) -> str:
     from cmcd.losses import DISTILL_LOSSES
 
@@ -169,9 +185,10 @@ _NON_NEGATIVE = _number(low=0)
 CHECKS: dict[str, Check] = {
     "model.latent_dim": _count(1),
     "model.hidden": _widths,
-    "model.source_arch": _choice(ARCHS),
-    "model.target_arch": _choice(ARCHS),
+    "model.source_arch": _arch,
+    "model.target_arch": _arch,
     "model.projection_dim": _count(1),
+    "model.teacher_weights": _optional(_existing_file),
     "pretrain.epochs": _count(0),
     "pretrain.batch_size": _count(2),
     "pretrain.lr": _POSITIVE,

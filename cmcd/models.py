@@ -24,6 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cmcd._checks import check_count as _check_int
+
 __all__ = [
     "DEFAULT_ARCHITECTURE",
     "ENCODERS",
@@ -44,12 +46,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- helpers
-def _check_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def _check_widths(values: Sequence[int], name: str) -> tuple[int, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
         raise ValueError(f"{name} must be a sequence of positive integers, got {values!r}")

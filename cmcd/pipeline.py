@@ -46,7 +46,7 @@ from cmcd.distributed import (
 )
 from cmcd.finetune import accuracy, finetune
 from cmcd.losses import make_distill_loss
-from cmcd.models import ProjectionHead, build_encoder
+from cmcd.models import ProjectionHead, file_sha256, load_teacher_state, make_view_encoder
 from cmcd.seeding import seed_for
 from cmcd.splits import RunSplits, make_splits
 from cmcd.training import distill, embed, pretrain_ssl
@@ -64,9 +64,9 @@ __all__ = [
     "run",
     "ssl_key",
     "standardise",
+    "teacher_weights_key",
 ]
 
-ARCH_BY_KIND = {"vector": "mlp", "image": "cnn"}
 RUN_FILE = "run.json"
 RESULT_FILE = "result.json"
 FEATURES_FILE = "features.npz"
@@ -109,11 +109,30 @@ def _seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
 
 
 def build_view_encoder(view: ViewSpec, model_cfg: dict[str, Any], arch_key: str) -> nn.Module:
-    """Build the encoder of one view: ``auto`` picks an MLP for vectors, a CNN for images."""
-    arch = model_cfg[arch_key]
-    arch = ARCH_BY_KIND[view.kind] if arch == "auto" else arch
-    params = {"hidden": tuple(model_cfg["hidden"])} if arch == "mlp" else {}
-    return build_encoder(arch, view.shape, model_cfg["latent_dim"], **params)
+    """Build and check the encoder of one view from ``model_cfg[arch_key]``.
+
+    ``auto`` picks by view kind (MLP for vectors, CNN for images, 1-D CNN for spectrograms);
+    a registered name or a user factory ``package.module:factory`` is built and checked on a
+    dummy batch (:func:`cmcd.models.make_view_encoder`). Errors name ``model.<arch_key>``.
+    """
+    return make_view_encoder(
+        model_cfg[arch_key],
+        view.kind,
+        view.shape,
+        model_cfg["latent_dim"],
+        hidden=model_cfg["hidden"],
+        key=f"model.{arch_key}",
+    )
+
+
+def _model_spec(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Return the model settings a step key records: all but ``teacher_weights``.
+
+    The teacher file enters keys by its content (:func:`teacher_weights_key`), never by its
+    path, so a moved file is reused and a rewritten one is not; keys of runs without it are
+    those of earlier versions.
+    """
+    return {k: v for k, v in cfg["model"].items() if k != "teacher_weights"}
 
 
 def _digest(x: Tensor) -> dict[str, Any]:
@@ -137,7 +156,7 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str
             "inputs": digest["sha256"],
             "shape": digest["shape"],
             "view": view.kind,
-            "model": cfg["model"],
+            "model": _model_spec(cfg),
             "pretrain": pre,
             "seed": seed,
             "side": side,
@@ -147,8 +166,19 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str
 
 def init_key(view: ViewSpec, cfg: dict[str, Any], seed: int, role: str) -> str:
     """Key of a freshly initialised encoder: its view, the model settings, the seed and role."""
-    spec = {"view": view.kind, "shape": list(view.shape), "model": cfg["model"]}
+    spec = {"view": view.kind, "shape": list(view.shape), "model": _model_spec(cfg)}
     return config_hash({"init": role, "seed": seed, **spec})
+
+
+def teacher_weights_key(path: str | Path, view: ViewSpec, cfg: dict[str, Any]) -> str:
+    """Key of a teacher loaded from a state-dict file: the file's content hash and the model.
+
+    :func:`cmcd.models.file_sha256` of the file (not its path), the source view and the model
+    settings. It is the teacher key the distillation key starts from (:func:`distill_key`), so
+    a changed file retrains the student.
+    """
+    spec = {"view": view.kind, "shape": list(view.shape), "model": _model_spec(cfg)}
+    return config_hash({"teacher_weights": file_sha256(path), **spec})
 
 
 def distill_key(
@@ -169,7 +199,7 @@ def distill_key(
             "source_inputs": _digest(x_source),
             "target_inputs": _digest(x_target),
             "distill": cfg["distill"],
-            "model": cfg["model"],
+            "model": _model_spec(cfg),
             "seed": int(cfg["seed"]),
         }
     )
@@ -192,6 +222,9 @@ class Step:
         What it produces: the encoder it trains in place, whose state is the checkpoint.
     train : callable
         ``train() -> per-epoch losses``; run only when no valid checkpoint exists.
+    checkpointed : bool
+        Whether the result is cached under ``CACHE`` (False for a step that only reads a
+        file, such as loading the teacher's weights: it is run every time).
     """
 
     name: str
@@ -199,10 +232,17 @@ class Step:
     key: str
     module: nn.Module
     train: Callable[[], list[float]]
+    checkpointed: bool = True
 
     def checkpoint(self, cache: Path) -> Path:
         """Path of this step's checkpoint under ``cache``."""
         return cache / f"{self.name}-{self.key}.pt"
+
+    def execute(self, cache: Path) -> list[float]:
+        """Run the step (:func:`cached_step` when checkpointed); return its loss history."""
+        if not self.checkpointed:
+            return self.train()
+        return cached_step(self.checkpoint(cache), self.module, self.train)
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any] | None:
@@ -402,16 +442,12 @@ def _run_steps(
     seed = int(cfg["seed"])
     timings: dict[str, float] = {}
     ds = _timed(timings, "load_data", lambda: load_dataset(seed=seed, **cfg["data"]))
+    teacher, student = _build_encoders(ds, cfg, seed, device)  # user encoders fail here
     splits = make_splits(ds, cfg, seed)
     views = _to_views(ds, splits, device)
-    teacher, student = _build_encoders(ds, cfg, seed, device)
     histories = {}
     for step in plan_steps(cfg, ds, views, splits, teacher, student, progress):
-        histories[step.name] = _timed(
-            timings,
-            step.timing,
-            lambda s=step: cached_step(s.checkpoint(ckpt), s.module, s.train),
-        )
+        histories[step.name] = _timed(timings, step.timing, lambda s=step: s.execute(ckpt))
     teacher.eval().requires_grad_(False)
     result = _timed(
         timings,
@@ -428,7 +464,11 @@ def _run_steps(
 def _build_encoders(
     ds: PairedDataset, cfg: dict[str, Any], seed: int, device: torch.device
 ) -> tuple[nn.Module, nn.Module]:
-    """Build the teacher (source) and student (target) encoders, seeded, on ``device``."""
+    """Build and check the teacher (source) and student (target) encoders, seeded, on ``device``.
+
+    Run right after the dataset loads, so that a user factory that does not import or builds
+    the wrong output shape fails (naming its key) before any training.
+    """
     teacher = _seeded(
         seed_for(seed, "teacher-init"),
         lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"),
@@ -451,21 +491,15 @@ def plan_steps(
 ) -> list[Step]:
     """List the training steps of a run, in order, each with its key (what it consumes).
 
-    ``source_ssl`` (the teacher), ``target_ssl`` (the student, when ``pretrain.target_ssl``)
-    and ``distill`` (the student, unless the loss is ``none``), which starts from both.
+    ``source_ssl`` (the teacher; ``source_weights`` instead when ``model.teacher_weights``
+    names a state-dict file, see :func:`_teacher_step`), ``target_ssl`` (the student, when
+    ``pretrain.target_ssl``) and ``distill`` (the student, unless the loss is ``none``), which
+    starts from both.
     """
     seed = int(cfg["seed"])
-    src, tgt = views.source[splits.train_t], views.target[splits.train_t]
-    teacher_key = ssl_key(src, ds.source, cfg, seed, "source")
-    steps = [
-        Step(
-            "source_ssl",
-            "pretrain_source",
-            teacher_key,
-            teacher,
-            lambda: _pretrain_encoder(teacher, src, ds.source, cfg, seed, "source", progress),
-        )
-    ]
+    tgt = views.target[splits.train_t]
+    steps = [_teacher_step(cfg, ds, views.source[splits.train_t], teacher, progress)]
+    teacher_key = steps[0].key
     student_key = init_key(ds.target, cfg, seed, "student")
     if cfg["pretrain"]["target_ssl"]:
         student_key = ssl_key(tgt, ds.target, cfg, seed, "target")
@@ -480,6 +514,35 @@ def plan_steps(
         )
     step = _distill_step(cfg, teacher, student, views, splits, (teacher_key, student_key), progress)
     return steps if step is None else [*steps, step]
+
+
+def _teacher_step(
+    cfg: dict[str, Any], ds: PairedDataset, src: Tensor, teacher: nn.Module, progress: bool
+) -> Step:
+    """Step 1: SimCLR pre-training of the teacher on ``src``, or loading its weights.
+
+    With ``model.teacher_weights`` the step ``source_weights`` loads the file into the
+    teacher (:func:`cmcd.models.load_teacher_state`, ``weights_only=True``; empty history,
+    timing ``load_teacher``). It is not checkpointed; its key is the file's content hash
+    (:func:`teacher_weights_key`), which the distillation key starts from.
+    """
+    seed, path = int(cfg["seed"]), cfg["model"]["teacher_weights"]
+    if path is not None:
+        path = Path(path).expanduser()
+
+        def load() -> list[float]:
+            load_teacher_state(path, teacher)
+            return []
+
+        key = teacher_weights_key(path, ds.source, cfg)
+        return Step("source_weights", "load_teacher", key, teacher, load, checkpointed=False)
+    return Step(
+        "source_ssl",
+        "pretrain_source",
+        ssl_key(src, ds.source, cfg, seed, "source"),
+        teacher,
+        lambda: _pretrain_encoder(teacher, src, ds.source, cfg, seed, "source", progress),
+    )
 
 
 def _distill_step(
@@ -529,7 +592,7 @@ def _summary(
     device: torch.device,
 ) -> dict[str, Any]:
     """Return the bookkeeping entries of ``result.json`` (all but step 3's numbers)."""
-    ssl_hist, distill_hist = histories["source_ssl"], histories.get("distill", [])
+    ssl_hist, distill_hist = histories.get("source_ssl", []), histories.get("distill", [])
     return {
         "run_id": config_hash(cfg),
         "config": cfg,

@@ -205,3 +205,33 @@ def test_positive_keys_refuse_non_positive_and_non_finite(key, value):
 
 def test_set_can_fix_a_bad_value_of_the_file():
     assert apply_overrides({"seed": -1}, ["seed=2"])["seed"] == 2
+
+
+# ------------------------------------------------------------- issue 13: encoders, teacher file
+@pytest.mark.parametrize("arch", ["auto", "mlp", "cnn", "spec_cnn", "my_pkg.encoders:make_encoder"])
+def test_arch_keys_take_a_registered_name_or_a_factory_path(arch):
+    cfg = resolve_config({"model": {"source_arch": arch, "target_arch": arch}})
+    assert cfg["model"]["source_arch"] == cfg["model"]["target_arch"] == arch
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"model": {"source_arch": "resnet"}}, r"config key 'model\.source_arch' must be 'auto'"),
+        ({"model": {"target_arch": "pkg.mod:"}}, r"config key 'model\.target_arch'.*'pkg.mod:'"),
+        ({"model": {"target_arch": 3}}, r"config key 'model\.target_arch'.*factory path"),
+        ({"model": {"teacher_weights": 3}}, r"'model\.teacher_weights' must be a path"),
+        ({"model": {"teacher_weights": "/no/such/t.pt"}}, r"'model\.teacher_weights'.*t\.pt"),
+    ],
+)
+def test_bad_arch_and_teacher_weights_are_refused_before_compute(config, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_config(config)
+
+
+def test_teacher_weights_default_to_none_and_take_an_existing_file(tmp_path):
+    assert resolve_config({})["model"]["teacher_weights"] is None
+    path = tmp_path / "teacher.pt"
+    path.write_bytes(b"checked later, by the pipeline")
+    cfg = resolve_config({"model": {"teacher_weights": str(path)}})
+    assert cfg["model"]["teacher_weights"] == str(path)

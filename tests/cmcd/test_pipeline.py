@@ -4,12 +4,14 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import yaml
 
+from cmcd.data import load_dataset
 from cmcd.pipeline import run, standardise
 
 TINY = {
@@ -321,3 +323,146 @@ def test_a_non_finite_loss_stops_the_run_and_keeps_finished_steps(tmp_path, monk
     monkeypatch.setattr(pipeline, "make_distill_loss", original)
     assert run(FAST, tmp_path, progress=False)["target_accuracy"] is not None
     assert teacher.stat().st_mtime_ns == mtime
+
+
+# --------------------------------------------------------------------------- user encoders
+# The user module tests/cmcd/user_encoders.py is imported as `user_encoders:<factory>` with its
+# folder on sys.path: `tests.cmcd.user_encoders` would not import here, as mvlearn installs a
+# top-level `tests` package into site-packages that shadows this (namespace) folder.
+@pytest.fixture
+def user_encoders(monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+
+
+def _with(cfg, **model):
+    return {**cfg, "model": {**cfg["model"], **model}}
+
+
+def test_a_user_encoder_by_factory_path_is_trained_and_evaluated(tmp_path, user_encoders):
+    result = run(_with(FAST, target_arch="user_encoders:tiny"), tmp_path, progress=False)
+    assert 0.0 <= result["target_accuracy"] <= 1.0
+    student = next((tmp_path / "checkpoints").glob("distill-*.pt"))
+    state = torch.load(student, weights_only=True)["model"]
+    assert set(state) == {"net.1.weight", "net.1.bias"}  # TinyEncoder's layers
+    (target_dim,) = load_dataset(seed=0, **FAST["data"]).target.shape
+    assert tuple(state["net.1.weight"].shape) == (16, target_dim)  # latent_dim x target dim
+
+
+@pytest.mark.parametrize(
+    ("model", "match"),
+    [
+        ({"source_arch": "no_such_package.encoders:make"}, r"model\.source_arch: cannot import"),
+        ({"target_arch": "user_encoders:missing"}, r"model\.target_arch: module .* no attr"),
+        ({"target_arch": "user_encoders:wrong_width"}, r"model\.target_arch: .*expected \(2, 16"),
+        ({"source_arch": "user_encoders:not_a_module"}, r"model\.source_arch: .*nn\.Module"),
+    ],
+)
+def test_a_bad_user_encoder_fails_before_training_naming_the_key(
+    tmp_path, monkeypatch, user_encoders, model, match
+):
+    from cmcd import pipeline
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a step trained before the encoders were checked")
+
+    monkeypatch.setattr(pipeline, "pretrain_ssl", no_training)
+    monkeypatch.setattr(pipeline, "distill", no_training)
+    with pytest.raises(ValueError, match=match):
+        run(_with(FAST, **model), tmp_path, progress=False)
+    assert not list(tmp_path.glob("checkpoints/*"))
+
+
+# --------------------------------------------------------------------------- teacher weights
+@pytest.fixture(scope="module")
+def teacher_file(tmp_path_factory):
+    """A state-dict file of a FAST run's pre-trained teacher, and that run's result."""
+    out = tmp_path_factory.mktemp("teacher_run")
+    result = run(FAST, out, progress=False)
+    state = torch.load(next((out / "checkpoints").glob("source_ssl-*.pt")), weights_only=True)
+    path = out / "teacher.pt"
+    torch.save(state["model"], path)
+    with np.load(out / "features.npz") as f:
+        return path, result, f["z_source_test"]
+
+
+def test_a_teacher_loaded_from_a_file_skips_step_1(tmp_path, monkeypatch, teacher_file):
+    from cmcd import pipeline
+
+    path, first, z_first = teacher_file
+    sides = []
+    original = pipeline._pretrain_encoder
+    monkeypatch.setattr(
+        pipeline, "_pretrain_encoder", lambda *a, **k: sides.append(a[5]) or original(*a, **k)
+    )
+    result = run(_with(FAST, teacher_weights=str(path)), tmp_path, progress=False)
+    assert sides == []  # no SSL step ran
+    assert "load_teacher" in result["timings"] and "pretrain_source" not in result["timings"]
+    assert result["pretrain_final_loss"] is None
+    assert [p.name.split("-")[0] for p in (tmp_path / "checkpoints").iterdir()] == ["distill"]
+    with np.load(tmp_path / "features.npz") as f:  # the very teacher of the first run
+        np.testing.assert_allclose(f["z_source_test"], z_first, atol=1e-6)
+    assert result["source_accuracy"] == first["source_accuracy"]
+
+
+def test_a_changed_teacher_file_retrains_the_student_and_a_moved_one_does_not(
+    tmp_path, teacher_file
+):
+    source, _, _ = teacher_file
+    path, cache = tmp_path / "t.pt", tmp_path / "cache"
+    state = torch.load(source, weights_only=True)
+    torch.save(state, path)
+    cfg = _with(FAST, teacher_weights=str(path))
+    first = run(cfg, tmp_path / "a", progress=False, cache_dir=cache)
+    torch.save({k: v * 0.5 if v.is_floating_point() else v for k, v in state.items()}, path)
+    changed = run(cfg, tmp_path / "a", progress=False, cache_dir=cache)  # same config, new file
+    assert len(list(cache.glob("distill-*.pt"))) == 2  # no stale student
+    assert changed["distill_final_loss"] != first["distill_final_loss"]
+    moved = tmp_path / "moved.pt"
+    path.rename(moved)
+    before = {p: p.stat().st_mtime_ns for p in cache.glob("distill-*.pt")}
+    moved_cfg = _with(FAST, teacher_weights=str(moved))
+    again = run(moved_cfg, tmp_path / "b", progress=False, cache_dir=cache)
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("distill-*.pt")} == before  # reused
+    assert again["distill_final_loss"] == pytest.approx(changed["distill_final_loss"], rel=1e-6)
+
+
+def test_a_teacher_file_of_another_architecture_names_the_file_and_keys(tmp_path):
+    from cmcd.models import MLPEncoder
+
+    path = tmp_path / "other.pt"
+    torch.save(MLPEncoder(6, 16, hidden=(8, 8)).state_dict(), path)
+    match = r"other\.pt does not fit the MLPEncoder teacher: .*unexpected keys \['net\.4\.bias'"
+    with pytest.raises(ValueError, match=match):
+        run(_with(FAST, teacher_weights=str(path)), tmp_path / "out", progress=False)
+    assert not list((tmp_path / "out").glob("checkpoints/*"))  # failed before the distillation
+    torch.save(MLPEncoder(6, 16, hidden=(32,)), path)  # a pickled module, not a state dict
+    with pytest.raises(ValueError, match=r"other\.pt: refused"):
+        run(_with(FAST, teacher_weights=str(path)), tmp_path / "out", progress=False)
+
+
+# --------------------------------------------------------------------------- spoken digits
+def _needs_espeak():
+    import shutil
+
+    from cmcd.data.spoken import ESPEAK_INSTALL_HINT
+
+    reason = f"espeak-ng is not installed; {ESPEAK_INSTALL_HINT}"
+    return pytest.mark.skipif(shutil.which("espeak-ng") is None, reason=reason)
+
+
+@_needs_espeak()
+@pytest.mark.slow
+def test_spoken_digits_image_to_audio_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("CMCD_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = {
+        **FAST,
+        "data": {"name": "spoken_digits", "source": "image", "target": "audio", "n_samples": 200},
+    }
+    result = run(cfg, tmp_path / "out", progress=False)
+    on_disk = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert on_disk["dataset"].startswith("spoken_digits:image->audio")
+    assert 0.0 <= on_disk["target_accuracy"] <= 1.0
+    assert result["n_labeled"] == 3 * 10
+    student = next((tmp_path / "out" / "checkpoints").glob("distill-*.pt"))
+    state = torch.load(student, weights_only=True)["model"]
+    assert tuple(state["features.0.weight"].shape) == (64, 32, 5)  # Conv1d over 32 mel bands
