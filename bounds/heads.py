@@ -23,14 +23,10 @@ from scipy.linalg import orthogonal_procrustes
 from scipy.special import softmax
 
 from bounds._validation import as_2d_float_array
+from bounds.alignment import _unit
 from bounds.probe import LinearProbe
 
 __all__ = ["SOURCE_TO_TARGET", "LinearHead", "fit_source_to_target"]
-
-
-def _unit(z: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(z, axis=1, keepdims=True)
-    return z / np.where(norm > 0, norm, 1.0)
 
 
 @dataclass(frozen=True)
