@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from scipy import stats
 
+__all__ = ["clopper_pearson_lower", "clopper_pearson_upper", "tv_lower_from_correct"]
+
 
 def _check_counts(k: int, n: int) -> None:
     if n < 1:

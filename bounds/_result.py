@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+__all__ = ["TVEstimate"]
+
 
 @dataclass(frozen=True)
 class TVEstimate:

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
+__all__ = ["as_2d_float_array", "as_random_state", "check_alpha", "check_min_samples", "check_pair"]
+
 
 def as_2d_float_array(x: Any, name: str) -> np.ndarray:
     """Convert numpy, torch or pandas input to a finite float64 array of shape (n, d).

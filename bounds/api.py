@@ -12,6 +12,8 @@ from bounds.classifier import ClassifierTV
 from bounds.partition import PartitionTV
 from bounds.robust_ot import PairedTV, RobustOTTV
 
+__all__ = ["estimate_tv", "method_params", "METHODS"]
+
 METHODS: dict[str, type[BaseEstimator]] = {
     "classifier": ClassifierTV,
     "partition": PartitionTV,

@@ -26,6 +26,19 @@ from bounds._confidence import tv_lower_from_correct
 from bounds._result import TVEstimate
 from bounds._validation import as_random_state, check_alpha, check_min_samples, check_pair
 
+__all__ = [
+    "balanced_posterior",
+    "calibrate_crossfit",
+    "CANDIDATE_GRIDS",
+    "CandidateFactory",
+    "CANDIDATES",
+    "ClassifierTV",
+    "plug_in_tv",
+    "POINT_ESTIMATES",
+    "QuadraticFeatures",
+    "RadialPCAFeatures",
+]
+
 CandidateFactory = Callable[[int, int, int], ClassifierMixin]
 """Builds an unfitted classifier from (n_train, n_features, seed)."""
 

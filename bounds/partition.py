@@ -20,6 +20,16 @@ from bounds._result import TVEstimate
 from bounds._validation import as_random_state, check_alpha, check_min_samples, check_pair
 from bounds.classifier import CANDIDATES
 
+__all__ = [
+    "CellMap",
+    "default_n_cells",
+    "histogram_tv",
+    "null_histogram_tv",
+    "PartitionFactory",
+    "PARTITIONS",
+    "PartitionTV",
+]
+
 CellMap = Callable[[np.ndarray], np.ndarray]
 """Maps rows of shape (n, d) to integer cell ids in ``[0, n_cells)``."""
 

@@ -14,6 +14,8 @@ from bounds._confidence import clopper_pearson_upper
 from bounds._result import TVEstimate
 from bounds._validation import as_random_state, check_alpha, check_min_samples, check_pair
 
+__all__ = ["nn_distance_quantile", "PairedTV", "robust_ot_tv", "RobustOTTV"]
+
 
 def nn_distance_quantile(x: np.ndarray, quantile: float = 0.5) -> float:
     r"""Return a quantile of the distances from each row of ``x`` to its nearest other row.

@@ -19,6 +19,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+__all__ = ["augment_image", "augment_spectrogram", "augment_vector", "AUGMENTATIONS"]
+
 
 def augment_vector(x: Tensor, noise: float, mask: float, generator: torch.Generator) -> Tensor:
     r"""SCARF corruption with probability ``mask`` per feature, then N(0, noise^2) noise.

@@ -26,6 +26,8 @@ from sklearn.neural_network import MLPRegressor
 
 from bounds.probe import LinearProbe
 
+__all__ = ["cca_logistic", "CLASSICAL_REFERENCES", "pca_regression_logistic", "raw_logistic"]
+
 
 def _probe_accuracy(
     z: np.ndarray, y: np.ndarray, labeled: np.ndarray, evaluation: np.ndarray, seed: int

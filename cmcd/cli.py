@@ -16,6 +16,20 @@ import numpy as np
 
 from cmcd.executors import EXECUTORS, MissingExtraError
 
+__all__ = [
+    "BOUND_EXAMPLES",
+    "build_parser",
+    "COMMANDS",
+    "HEADER_CHOICES",
+    "load_array",
+    "main",
+    "RANK_EXAMPLES",
+    "REPORT_EXAMPLES",
+    "RUN_EXAMPLES",
+    "SWEEP_EXAMPLES",
+    "TV_EXAMPLES",
+]
+
 RUN_EXAMPLES = """examples:
   cmcd run configs/mfeat_cmc.yaml --out runs/mfeat_cmc
   cmcd run configs/mfeat_cmc.yaml --set distill.loss=cmd --set seed=1 --out runs/cmd_s1

@@ -29,6 +29,22 @@ import yaml
 
 from cmcd._checks import check_choice, check_count, check_number, did_you_mean
 
+__all__ = [
+    "apply_overrides",
+    "Check",
+    "CHECKS",
+    "CHOICES",
+    "config_hash",
+    "DEFAULTS",
+    "describe_defaults",
+    "DOCS",
+    "get_dotted",
+    "load_config",
+    "resolve_config",
+    "set_dotted",
+    "validate_config",
+]
+
 DEFAULTS: dict[str, Any] = {
     "data": {"name": "mfeat"},
     "model": {

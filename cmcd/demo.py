@@ -24,6 +24,8 @@ import seaborn as sns  # noqa: E402
 from bounds import estimate_tv  # noqa: E402
 from cmcd.pipeline import run  # noqa: E402
 
+__all__ = ["demo_config", "DEMO_METHODS", "main", "plot_mfeat_demo", "run_mfeat_demo"]
+
 DEMO_METHODS: dict[str, dict] = {
     "CMC": {"distill": {"loss": "cmc"}},
     "FT(target)": {"distill": {"loss": "none"}, "finetune": {"epochs": 100, "lr": 1e-3}},

@@ -19,6 +19,8 @@ from torch import Tensor, nn
 from bounds.probe import LinearProbe
 from cmcd.training import check_finite, embed
 
+__all__ = ["accuracy", "finetune", "linear_probe", "ProbedEncoder"]
+
 
 class ProbedEncoder(nn.Module):
     """An encoder followed by L2 normalisation and a linear classification head."""

@@ -24,6 +24,8 @@ from sklearn.model_selection import train_test_split
 from cmcd.data import PairedDataset
 from cmcd.seeding import rng_for, seed_for
 
+__all__ = ["choose_labeled", "make_splits", "RunSplits"]
+
 
 @dataclass(frozen=True)
 class RunSplits:

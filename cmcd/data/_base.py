@@ -16,6 +16,17 @@ from typing import Any, Literal
 
 import numpy as np
 
+__all__ = [
+    "check_seed",
+    "dataset_options",
+    "DATASETS",
+    "DEFAULT_TEST_FRACTION",
+    "load_dataset",
+    "PairedDataset",
+    "register",
+    "ViewSpec",
+]
+
 DEFAULT_TEST_FRACTION = 0.3
 """Default held-out fraction of every dataset (our choice)."""
 

@@ -19,6 +19,8 @@ from cmcd.data._sampling import split_indices, stratified_subsample
 from cmcd.data.transforms import GAP_FAMILIES, apply_gap, check_gap
 from cmcd.seeding import rng_for
 
+__all__ = ["digits", "fashion", "FASHION_ROOT", "load_fashion_mnist", "read_idx"]
+
 FASHION_ROOT = "/usr/share/datasets/fashion-mnist"
 """Where Debian's ``dataset-fashion-mnist`` package installs the IDX files."""
 

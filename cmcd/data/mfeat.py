@@ -17,6 +17,8 @@ from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, regi
 from cmcd.data._sampling import split_indices
 from cmcd.seeding import rng_for
 
+__all__ = ["mfeat", "mfeat_dir", "MFEAT_VIEWS", "PIX_IMAGE_SHAPE", "PIX_MAX", "read_mfeat_view"]
+
 MFEAT_VIEWS: dict[str, int] = {"fou": 76, "fac": 216, "kar": 64, "pix": 240, "zer": 47, "mor": 6}
 """View name -> number of features: Fourier coefficients, profile correlations,
 Karhunen-Loeve coefficients, 2x3-window pixel averages, Zernike moments, morphology."""

@@ -31,6 +31,8 @@ from cmcd.data._sampling import split_indices
 from cmcd.data.transforms import check_gap
 from cmcd.seeding import rng_for
 
+__all__ = ["HIDDEN_UNITS", "mixture_shift_tv", "synthetic"]
+
 HIDDEN_UNITS = 64
 """Width of the random tanh networks :math:`f_A, f_B` (our choice)."""
 

@@ -15,6 +15,22 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "apply_gap",
+    "check_gap",
+    "depth",
+    "DEPTH_MAX_BLUR",
+    "DEPTH_MAX_NOISE",
+    "edge_map",
+    "GAP_FAMILIES",
+    "GapTransform",
+    "occlusion",
+    "OCCLUSION_MAX_SIDE",
+    "plot_modality_gap_examples",
+    "sketch",
+    "sketch_inverted",
+]
+
 GapTransform = Callable[[np.ndarray, float, np.random.Generator], np.ndarray]
 
 DEPTH_MAX_BLUR = 1 / 8
