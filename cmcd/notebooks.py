@@ -76,7 +76,12 @@ FAST_ENV, FIGURES_ENV, WORK_ENV = "CMCD_FAST", "CMCD_FIGURES_DIR", "CMCD_NOTEBOO
 FIGURES: dict[str, tuple[str, ...]] = {
     "01_tv_estimators": ("tv_estimators_vs_truth.png", "tv_estimators_mae.png"),
     "02_modality_gap": ("modality_gap_examples.png", "gap_sweep_*.png"),
-    "03_mfeat_methods": ("mfeat_methods.png", "mfeat_methods_*.png", "gap_sweep_mfeat_*.png"),
+    "03_mfeat_methods": (
+        "mfeat_methods.png",
+        "mfeat_methods_*.png",
+        "gap_sweep_mfeat_*.png",
+        "target_bounds_*.png",
+    ),
     "04_your_data": ("your_data_*.png",),
 }
 #: Committed figures written by another command than a notebook (figure -> command).
