@@ -1,12 +1,14 @@
-"""Theory vs practice: controlled modality-gap sweeps (digits, fashion) and mfeat view pairs.
+"""Theory vs practice: controlled gap sweeps (digits, fashion, spoken digits) and mfeat pairs.
 
 Runs the sweeps of ``configs/sweep_*.yaml`` named in :data:`SWEEPS` with
 :func:`cmcd.sweep.run_sweep` (resumable: a rerun skips finished runs), then writes
 
-- ``benchmarks/results/gap_sweep_{digits,digits_sketch,fashion,mfeat}.csv``: one row per run;
+- ``benchmarks/results/gap_sweep_{digits,digits_sketch,fashion,mfeat,spoken}.csv``: one row
+  per run (``spoken`` sweeps the correspondence gap ``data.pair_noise`` instead of
+  ``data.gap``);
 - ``benchmarks/results/gap_sweep_summary.md``: Spearman rho(gap, TV), rho(TV, target error),
   how often the estimated and the certified bound sit below the measured errors, and for mfeat
-  the view pairs ordered by TV;
+  the view pairs ordered by TV; for sweeps with target terms, their tightness table;
 - ``figures/gap_sweep_{name}_{error_vs_tv,tv_vs_gap,bound_vs_error}.png``.
 
 Usage::
@@ -27,11 +29,13 @@ import pandas as pd
 
 from cmcd.config import load_config
 from cmcd.plots import plot_error_vs_tv, save_figure
+from bounds.tightness import tightness_table
 from cmcd.report import (
     alignment_columns,
     condition_means,
     correlation_table,
     coverage_table,
+    dial_column,
     pivot_rho,
     report_figures,
     spearman,
@@ -44,8 +48,12 @@ SWEEPS = {
     "digits_sketch": ROOT / "configs" / "sweep_digits_sketch_gap.yaml",
     "fashion": ROOT / "configs" / "sweep_fashion_gap.yaml",
     "mfeat": ROOT / "configs" / "sweep_mfeat_pairs.yaml",
+    "spoken": ROOT / "configs" / "sweep_spoken_pair_noise.yaml",
 }
 GOALS = {("gap", "tv_estimate"): 0.9, ("tv_estimate", "target_error"): 0.7}
+#: Targets on seed-averaged conditions, per loss (issue 13: the target error rises with
+#: ``pair_noise`` for CMC and CMD).
+CONDITION_GOALS = {("pair_noise", "target_error"): (0.9, ("cmc", "cmd"))}
 #: Targets of the aligned TV (issue 10), for the configured (default) alignment: rho(gap, TV)
 #: within each loss and seed over the gaps, and rho(TV, target error) over all runs.
 ALIGNED_GOALS = {"per_seed_gap": 0.9, "all_runs_error": 0.8}
@@ -95,20 +103,23 @@ def goal_lines(table: pd.DataFrame) -> list[str]:
 
 
 def alignment_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per alignment and loss: rho(gap, TV) over runs and per seed, rho(TV, target error)."""
-    rows = []
+    """Per alignment and loss: rho(gap, TV) over runs and per seed, rho(TV, target error).
+
+    ``gap`` is the sweep's dial (:func:`cmcd.report.dial_column`).
+    """
+    dial, rows = dial_column(df), []
     for alignment, column in alignment_columns(df).items():
         for loss, part in [*df.groupby("loss", sort=False), ("all", df)]:
-            per_seed = [spearman(s["gap"], s[column])[0] for _, s in part.groupby("seed")]
+            per_seed = [spearman(s[dial], s[column])[0] for _, s in part.groupby("seed")]
             if loss == "all":
-                per_seed = [spearman(s["gap"], s[column])[0]
+                per_seed = [spearman(s[dial], s[column])[0]
                             for _, s in part.groupby(["loss", "seed"])]  # fmt: skip
             rows.append(
                 {
                     "alignment": alignment,
                     "loss": loss,
                     "runs": len(part),
-                    "rho(gap, TV)": spearman(part["gap"], part[column])[0],
+                    "rho(gap, TV)": spearman(part[dial], part[column])[0],
                     "min per-seed rho(gap, TV)": min(per_seed),
                     "mean per-seed rho(gap, TV)": sum(per_seed) / len(per_seed),
                     "rho(TV, target error)": spearman(part[column], part["target_error"])[0],
@@ -132,6 +143,34 @@ def aligned_goal_lines(table: pd.DataFrame, chosen: str) -> list[str]:
     lines.append(f"- rho(TV, target error) [{chosen}, all runs] = {value:.3f}: {verdict} the "
                  f"target >= {ALIGNED_GOALS['all_runs_error']}")  # fmt: skip
     return lines
+
+
+def condition_goal_lines(per_cond: pd.DataFrame) -> list[str]:
+    """Met or missed, for :data:`CONDITION_GOALS` on a seed-averaged correlation table."""
+    group, lines = per_cond.columns[0], []
+    for row in per_cond.itertuples(index=False):
+        goal, groups = CONDITION_GOALS.get((row.x, row.y), (None, ()))
+        if goal is not None and getattr(row, group) in groups:
+            verdict = "meets" if row.rho >= goal else "MISSES"
+            lines.append(
+                f"- rho({row.x}, {row.y}) [{getattr(row, group)}, seeds averaged] = "
+                f"{row.rho:.3f} (n = {row.n} conditions): {verdict} the target >= {goal}"
+            )
+    return lines
+
+
+def tightness_section(df: pd.DataFrame) -> list[str]:
+    """The target terms' validity, slack, Spearman and MAE over runs (when the rows have them)."""
+    table = tightness_table(df)
+    if table.empty:
+        return []
+    return [
+        "Target terms (`bounds.target_terms`) against the measured errors, over runs "
+        "(bounds: validity and slack; estimates: MAE):",
+        "",
+        table.to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
 
 
 def pair_section(df: pd.DataFrame) -> list[str]:
@@ -182,12 +221,14 @@ def section(name: str, df: pd.DataFrame, command: str) -> list[str]:
         "",
         cover.to_markdown(index=False),
         "",
-        "Goals (over runs):",
+        "Goals (over runs; on seed-averaged conditions where marked):",
         "",
         *goal_lines(per_run),
+        *condition_goal_lines(per_cond),
         "",
+        *tightness_section(df),
     ]
-    if "gap" in df.columns and "tv_aligned_estimate" in df.columns:
+    if dial_column(df) and "tv_aligned_estimate" in df.columns:
         table = alignment_table(df)
         chosen = str(df["alignment"].iloc[0]) if "alignment" in df.columns else "center"
         lines += [

@@ -43,6 +43,7 @@ __all__ = [
 #: Axis labels of the result columns (our wording).
 LABELS: dict[str, str] = {
     "gap": "modality gap",
+    "pair_noise": "pair noise (share of mismatched pairs)",
     "tv_estimate": "estimated latent TV (marginal)",
     "tv_joint_estimate": "estimated latent TV (label-aware)",
     "tv_lower": "TV lower confidence bound",
@@ -101,6 +102,11 @@ def _label(column: str) -> str:
     return LABELS.get(column, column)
 
 
+def _short_label(column: str) -> str:
+    """The label without its parenthesised detail, for titles."""
+    return _label(column).split(" (")[0]
+
+
 def plot_error_vs_tv(
     df: pd.DataFrame,
     *,
@@ -156,7 +162,7 @@ def plot_tv_vs_gap(
     tv: str = "tv_estimate",
     hue: str | None = "loss",
 ) -> Figure:
-    r"""Plot the estimated TV against the gap: mean and std over the runs at each gap.
+    r"""Plot a column (default: the estimated TV) against the gap: mean and std at each gap.
 
     .. math:: \bar{T}(g) = \frac{1}{|R_g|}\sum_{i \in R_g} \widehat{\mathrm{TV}}_i
 
@@ -180,7 +186,8 @@ def plot_tv_vs_gap(
     ax = fig.add_subplot()
     for label, part in _groups(df, hue):
         _mean_std_line(ax, part, gap, tv, label, capsize=3)
-    ax.set(xlabel=_label(gap), ylabel=_label(tv), title="Estimated TV vs modality gap")
+    title = f"{_short_label(tv)} vs {_short_label(gap)}"
+    ax.set(xlabel=_label(gap), ylabel=_label(tv), title=title[0].upper() + title[1:])
     ax.set_ylim(-0.02, 1.02)
     ax.legend(title=hue if hue in df.columns else None, fontsize="small")
     return fig

@@ -41,7 +41,9 @@ __all__ = [
     "condition_means",
     "correlation_table",
     "coverage_table",
+    "DIALS",
     "default_pairs",
+    "dial_column",
     "grid_columns",
     "pivot_rho",
     "rho_of",
@@ -51,6 +53,11 @@ __all__ = [
 
 ALL = "all"
 """Label of the row pooling every group."""
+
+#: Grid columns that set a controlled gap, in order of preference: the modality gap of the
+#: synthetic and occlusion datasets (``data.gap``), the correspondence gap of spoken digits
+#: (``data.pair_noise``, the share of pairs whose partner is of another class).
+DIALS: tuple[str, ...] = ("gap", "pair_noise")
 
 #: Default bound columns and the measured errors they are compared with.
 BOUND_COLUMNS: tuple[str, ...] = ("bound", "certified_bound", "aligned_bound",
@@ -77,6 +84,19 @@ def grid_columns(df: pd.DataFrame) -> list[str]:
     ['gap', 'loss']
     """
     return [c for c in df.columns if c != "run_id" and c not in METRIC_COLUMNS]
+
+
+def dial_column(df: pd.DataFrame) -> str | None:
+    """The sweep's gap dial: the first of :data:`DIALS` that ``df`` has, else ``None``.
+
+    Examples
+    --------
+    >>> dial_column(pd.DataFrame(columns=["pair_noise", "loss"]))
+    'pair_noise'
+    >>> dial_column(pd.DataFrame(columns=["loss"])) is None
+    True
+    """
+    return next((c for c in DIALS if c in df.columns), None)
 
 
 def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
@@ -122,7 +142,7 @@ def _check(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 def default_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     """Return the column pairs worth correlating in ``df`` (those whose columns it has).
 
-    With a ``gap`` column: gap against every TV term (raw, label-aware, aligned), the gap
+    With a gap dial (a column of :data:`DIALS`): the dial against every TV term (raw, label-aware, aligned), the gap
     metrics, the disagreement and the target error. Always: each of those terms against the
     target error.
 
@@ -136,7 +156,8 @@ def default_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
         *("tv_joint_estimate", "tv_aligned_joint_estimate", "gap_norm", "relative_gap"),
         "disagreement",
     )
-    pairs = [("gap", t) for t in (*terms, "target_error")]
+    dial = dial_column(df)
+    pairs = [] if dial is None else [(dial, t) for t in (*terms, "target_error")]
     pairs += [(t, "target_error") for t in terms]
     return [(a, b) for a, b in pairs if _has_values(df, a) and _has_values(df, b)]
 
@@ -408,9 +429,14 @@ def report_figures(df: pd.DataFrame) -> dict[str, Figure]:
         )
     if "tv_aligned_estimate" in df.columns and df["tv_aligned_estimate"].notna().any():
         figs["error_vs_aligned_tv"] = plot_error_vs_tv(df, tv="tv_aligned_estimate", hue=hue)
-    if "gap" in df.columns:
-        figs["tv_vs_gap"] = plot_tv_vs_gap(df, hue=hue)
-        figs["tv_vs_gap_by_alignment"] = plot_tv_by_alignment(df, alignment_columns(df))
+    dial = dial_column(df)
+    if dial is not None:
+        figs[f"tv_vs_{dial}"] = plot_tv_vs_gap(df, gap=dial, hue=hue)
+        figs[f"tv_vs_{dial}_by_alignment"] = plot_tv_by_alignment(
+            df, alignment_columns(df), gap=dial
+        )
+    if dial is not None and "target_error" in df.columns:
+        figs[f"error_vs_{dial}"] = plot_tv_vs_gap(df, gap=dial, tv="target_error", hue=hue)
     return figs
 
 

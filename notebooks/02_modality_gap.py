@@ -19,17 +19,22 @@
 # `fashion`, ...): `figures/gap_sweep_NAME_tv_vs_gap.png` (estimated teacher/student latent TV
 # against the gap, per distillation loss), `..._tv_vs_gap_by_alignment.png` (the same TV after
 # each alignment map of `bounds.alignment`, one line per map, one panel per loss),
-# `..._error_vs_tv.png` and `..._error_vs_aligned_tv.png` (measured target error against the
-# raw and the aligned TV) and `..._bound_vs_error.png` (the estimated, certified and aligned
-# bounds against the measured errors: the theory-vs-practice plot).
+# `..._error_vs_gap.png` (measured target error against the gap), `..._error_vs_tv.png` and
+# `..._error_vs_aligned_tv.png` (measured target error against the raw and the aligned TV),
+# `..._bound_vs_error.png` (the estimated, certified and aligned bounds against the measured
+# errors: the theory-vs-practice plot) and `..._target_terms_vs_error.png` (the label-free
+# terms on the fine-tuned target error, where the sweep has them). The spoken-digits sweep
+# (`spoken`) turns the correspondence gap `data.pair_noise` instead of `data.gap`; its figures
+# are named after that dial (`..._error_vs_pair_noise.png`, ...).
 #
 # **Question.** As the target modality moves away from the source, does the estimated TV
 # between teacher and student latents rise, does it track the target error, and do the
 # bounds sit above the errors they bound?
 #
-# **Data.** Full mode reads every `benchmarks/results/gap_sweep_NAME.csv` with a `gap`
-# column, written by `python benchmarks/gap_sweeps.py` (the sweeps of
-# `configs/sweep_*_gap.yaml`, e.g. `--only digits fashion`; hours on 2 cores, resumable);
+# **Data.** Full mode reads every `benchmarks/results/gap_sweep_NAME.csv` with a gap dial
+# column (`gap` or `pair_noise`, `cmcd.report.DIALS`), written by `python benchmarks/gap_sweeps.py` (the sweeps of
+# `configs/sweep_*_gap.yaml` and `configs/sweep_spoken_pair_noise.yaml`, e.g.
+# `--only digits fashion`; hours on 2 cores, resumable);
 # while a sweep is still running, it reads that sweep's results so far
 # (`runs/gap_sweeps/NAME/results.csv`).
 # Fast mode (`CMCD_FAST=1`) runs a 6-run sweep on the `synthetic` dataset here instead.
@@ -46,7 +51,13 @@ from IPython.display import Image, display
 
 from cmcd.data import FASHION_ROOT, load_fashion_mnist, plot_modality_gap_examples
 from cmcd.notebooks import notebook_context
-from cmcd.report import condition_means, correlation_table, coverage_table, report_figures
+from cmcd.report import (
+    condition_means,
+    correlation_table,
+    coverage_table,
+    dial_column,
+    report_figures,
+)
 from cmcd.sweep import parse_sweep, read_results, run_sweep
 
 ctx = notebook_context("02_modality_gap")
@@ -102,14 +113,15 @@ else:
     done = (ctx.root / "benchmarks" / "results").glob("gap_sweep_*.csv")
     found.update({p.stem.removeprefix("gap_sweep_"): p for p in done})
     sweeps = {name: read_results(path) for name, path in sorted(found.items())}
-    sweeps = {name: df for name, df in sweeps.items() if "gap" in df.columns and len(df)}
+    sweeps = {name: df for name, df in sweeps.items() if dial_column(df) and len(df)}
     if not sweeps:
         raise FileNotFoundError("no gap sweep results yet: see the first cell")
 for name, df in sweeps.items():
     ctx.record(df, f"gap_sweep_{name}")
-    gaps, losses = sorted(df["gap"].unique().tolist()), df["loss"].unique().tolist()
+    dial = dial_column(df)
+    gaps, losses = sorted(df[dial].unique().tolist()), df["loss"].unique().tolist()
     where = "this fast run" if ctx.fast else found[name].relative_to(ctx.root)
-    print(f"{name}: {len(df)} runs from {where}, gaps {gaps}, losses {losses}")
+    print(f"{name}: {len(df)} runs from {where}, {dial} {gaps}, losses {losses}")
 
 # %% [markdown]
 # ## Correlations and bound failures
@@ -140,7 +152,7 @@ for name, df in sweeps.items():
 # ## Seed-averaged conditions
 
 # %%
-COLS = ["gap", "loss", "runs", "tv_estimate", "tv_aligned_estimate", "target_error", "bound"]
+COLS = ["loss", "runs", "tv_estimate", "tv_aligned_estimate", "target_error", "bound"]
 for name, df in sweeps.items():
     print(f"### {name}")
-    display(condition_means(df)[[*COLS, "certified_bound"]].round(3))
+    display(condition_means(df)[[dial_column(df), *COLS, "certified_bound"]].round(3))

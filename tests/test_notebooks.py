@@ -40,6 +40,7 @@ FAST_FIGURES: dict[str, tuple[str, ...]] = {
         "modality_gap_examples",
         "gap_sweep_synthetic_tv_vs_gap",
         "gap_sweep_synthetic_tv_vs_gap_by_alignment",
+        "gap_sweep_synthetic_error_vs_gap",
         "gap_sweep_synthetic_error_vs_tv",
         "gap_sweep_synthetic_error_vs_aligned_tv",
         "gap_sweep_synthetic_bound_vs_error",
@@ -199,6 +200,16 @@ def test_gap_figures_draw_the_sweep_and_its_correlation_sign(executed) -> None:
     means = results.groupby(["loss", "gap"])["tv_estimate"].mean()
     for loss in results["loss"].unique():
         line = tv_gap[(tv_gap["artist"] == "line") & (tv_gap["label"] == loss)].sort_values("x")
+        np.testing.assert_allclose(line["y"], means[loss].sort_index().to_numpy(), atol=1e-12)
+
+
+def test_error_vs_gap_figure_draws_each_losss_mean_target_error(executed) -> None:
+    out = executed("02_modality_gap")
+    results = out.table("gap_sweep_synthetic")
+    drawn = out.drawn("gap_sweep_synthetic_error_vs_gap")
+    means = results.groupby(["loss", "gap"])["target_error"].mean()
+    for loss in results["loss"].unique():
+        line = drawn[(drawn["artist"] == "line") & (drawn["label"] == loss)].sort_values("x")
         np.testing.assert_allclose(line["y"], means[loss].sort_index().to_numpy(), atol=1e-12)
 
 

@@ -164,6 +164,7 @@ def test_report_prints_tables_and_writes_figures(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == [
         "bound_vs_error.png",
         "error_vs_aligned_tv.png",
+        "error_vs_gap.png",
         "error_vs_tv.png",
         "target_terms_vs_error.png",
         "tv_vs_gap.png",

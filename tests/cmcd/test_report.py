@@ -16,6 +16,7 @@ from cmcd.report import (
     coverage_table,
     grid_columns,
     pivot_rho,
+    report_figures,
     rho_of,
     spearman,
     sweep_report,
@@ -215,6 +216,7 @@ def test_sweep_report_writes_markdown_and_figures(tmp_path):
     assert sorted(p.name for p in report.figures.values()) == [
         "t_bound_vs_error.png",
         "t_error_vs_aligned_tv.png",
+        "t_error_vs_gap.png",
         "t_error_vs_tv.png",
         "t_target_terms_vs_error.png",
         "t_tv_vs_gap.png",
@@ -228,6 +230,26 @@ def test_sweep_report_writes_markdown_and_figures(tmp_path):
     assert re.search(rf"\|\s*gap ~ tv_estimate\s*\|.*\|\s*{rho:.3g}\s*\|", text)
     assert "all (n=72)" in text and "cmc (n=18)" in text
     assert "bound<target_error" in text
+
+
+def test_a_pair_noise_sweep_is_reported_against_its_dial(tmp_path):
+    df = fake_results().rename(columns={"gap": "pair_noise"})
+    df.to_csv(tmp_path / "results.csv", index=False)
+    report = sweep_report(tmp_path, figures_dir=tmp_path / "figs")
+    names = {p.name for p in report.figures.values()}
+    assert {"tv_vs_pair_noise.png", "error_vs_pair_noise.png"} <= names
+    assert not any("_gap" in name for name in names)
+    rho = naive_spearman(df["pair_noise"], df["target_error"])
+    assert re.search(rf"\|\s*pair_noise ~ target_error\s*\|.*\|\s*{rho:.3g}\s*\|", report.markdown)
+
+
+def test_error_vs_dial_figure_draws_the_seed_means_of_the_error():
+    df = fake_results().rename(columns={"gap": "pair_noise"})
+    ax = report_figures(df)["error_vs_pair_noise"].axes[0]
+    cmc = df[df["loss"] == "cmc"].groupby("pair_noise")["target_error"].mean()
+    np.testing.assert_allclose(ax.containers[0].lines[0].get_ydata(), cmc.to_numpy())
+    assert ax.get_xlabel() == "pair noise (share of mismatched pairs)"
+    assert ax.get_title() == "Measured target error vs pair noise"
 
 
 def test_sweep_report_without_gap_or_loss(tmp_path):
