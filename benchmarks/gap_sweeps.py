@@ -27,9 +27,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from bounds.tightness import tightness_table
 from cmcd.config import load_config
 from cmcd.plots import plot_error_vs_tv, save_figure
-from bounds.tightness import tightness_table
 from cmcd.report import (
     alignment_columns,
     condition_means,
@@ -160,7 +160,7 @@ def condition_goal_lines(per_cond: pd.DataFrame) -> list[str]:
 
 
 def tightness_section(df: pd.DataFrame) -> list[str]:
-    """The target terms' validity, slack, Spearman and MAE over runs (when the rows have them)."""
+    """List the target terms' validity, slack, Spearman and MAE over runs (if the rows have them)."""
     table = tightness_table(df)
     if table.empty:
         return []

@@ -103,7 +103,7 @@ def _label(column: str) -> str:
 
 
 def _short_label(column: str) -> str:
-    """The label without its parenthesised detail, for titles."""
+    """Return the label without its parenthesised detail, for titles."""
     return _label(column).split(" (")[0]
 
 

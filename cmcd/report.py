@@ -87,7 +87,7 @@ def grid_columns(df: pd.DataFrame) -> list[str]:
 
 
 def dial_column(df: pd.DataFrame) -> str | None:
-    """The sweep's gap dial: the first of :data:`DIALS` that ``df`` has, else ``None``.
+    """Return the sweep's gap dial: the first of :data:`DIALS` in ``df``, else ``None``.
 
     Examples
     --------
@@ -142,9 +142,9 @@ def _check(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 def default_pairs(df: pd.DataFrame) -> list[tuple[str, str]]:
     """Return the column pairs worth correlating in ``df`` (those whose columns it has).
 
-    With a gap dial (a column of :data:`DIALS`): the dial against every TV term (raw, label-aware, aligned), the gap
-    metrics, the disagreement and the target error. Always: each of those terms against the
-    target error.
+    With a gap dial (a column of :data:`DIALS`): the dial against every TV term (raw,
+    label-aware, aligned), the gap metrics, the disagreement and the target error. Always:
+    each of those terms against the target error.
 
     Examples
     --------
