@@ -160,7 +160,7 @@ def condition_goal_lines(per_cond: pd.DataFrame) -> list[str]:
 
 
 def tightness_section(df: pd.DataFrame) -> list[str]:
-    """List the target terms' validity, slack, Spearman and MAE over runs (if the rows have them)."""
+    """List the target terms' validity, slack, Spearman and MAE over runs (if present)."""
     table = tightness_table(df)
     if table.empty:
         return []
