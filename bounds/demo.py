@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bounds.groundtruth import DistributionPair, make_pair, maximal_coupling  # noqa: E402
+from bounds.plots import save_figure  # noqa: E402
 from bounds.references import REFERENCES  # noqa: E402
 
 __all__ = ["demo_table", "plot_demo", "run_demo"]
@@ -157,7 +158,6 @@ def plot_demo(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     True
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 4.5), layout="constrained")
     colors = {"estimator": "tab:blue", "reference": "tab:gray"}
     x = np.arange(len(table))
@@ -186,7 +186,7 @@ def plot_demo(table: pd.DataFrame, path: str | Path, title: str = "") -> Path:
     ax.set(ylim=(-0.02, 1.02), ylabel="total variation", title=title)
     ax.legend(loc="upper left", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
-    fig.savefig(path, dpi=120)
+    path = save_figure(fig, path.name, path.parent, dpi=120)
     plt.close(fig)
     return path
 

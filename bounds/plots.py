@@ -11,7 +11,8 @@ family x d x n x TV level x repetition, columns ``method``, ``kind``, ``n``, ``d
   intervals, and the coverage of the lower bound against ``n``; estimators, the references
   researchers use today and the density-knowing oracle side by side.
 
-:func:`accuracy_table` computes the numbers :func:`plot_accuracy` draws.
+:func:`accuracy_table` computes the numbers :func:`plot_accuracy` draws. :func:`save_figure`
+is the one figure writer of the package (the sweep figures, the notebooks and both demos).
 
 References
 ----------
@@ -31,6 +32,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,7 +41,13 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 from scipy import stats
 
-__all__ = ["accuracy_table", "headline_size", "plot_accuracy", "plot_estimate_vs_truth"]
+__all__ = [
+    "accuracy_table",
+    "headline_size",
+    "plot_accuracy",
+    "plot_estimate_vs_truth",
+    "save_figure",
+]
 
 #: Order and line style of the method kinds (our choice).
 KIND_STYLE: dict[str, dict[str, str]] = {
@@ -269,3 +277,43 @@ def plot_estimate_vs_truth(
         ax.set_axis_off()
     fig.suptitle(f"TV estimates against exact ground truth, n = {n0} per side")
     return fig
+
+
+def save_figure(
+    fig: Figure, name: str, figures_dir: str | Path = "figures", *, dpi: int = 150
+) -> Path:
+    """Write ``fig`` to ``figures_dir/name`` (``.png`` unless ``name`` has a suffix).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    name : str
+        File name, with or without suffix (``png``, ``pdf``, ``svg``).
+    figures_dir : str or Path
+        Folder, created if needed.
+    dpi : int
+        Resolution of raster formats.
+
+    Returns
+    -------
+    Path
+        The written file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = save_figure(Figure(), "empty", tempfile.mkdtemp())
+    >>> path.name, path.stat().st_size > 0
+    ('empty.png', True)
+    """
+    if not isinstance(fig, Figure):
+        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a plain file name, got {name!r}")
+    path = Path(figures_dir) / name
+    if not path.suffix:
+        path = path.with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from bounds import estimate_tv  # noqa: E402
+from bounds.plots import save_figure  # noqa: E402
 from cmcd.pipeline import run  # noqa: E402
 
 __all__ = ["demo_config", "DEMO_METHODS", "main", "plot_mfeat_demo", "run_mfeat_demo"]
@@ -89,8 +90,7 @@ def plot_mfeat_demo(table: pd.DataFrame, path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.set_title("mfeat fac -> zer, 3 labels per class")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path.name, path.parent, dpi=120)
     plt.close(fig)
 
 

@@ -2,7 +2,8 @@
 
 Every function takes a results table (``results.csv`` of :mod:`cmcd.sweep`, one row per run)
 and returns a :class:`matplotlib.figure.Figure` built without ``pyplot`` (no global state, no
-display needed); :func:`save_figure` writes it.
+display needed); :func:`save_figure` (from :mod:`bounds.plots`, the one figure writer of
+the package) writes it.
 
 - :func:`plot_error_vs_tv`: measured target error against estimated latent TV, one colour
   per loss;
@@ -25,12 +26,13 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+
+from bounds.plots import save_figure
 
 __all__ = [
     "plot_bound_vs_error",
@@ -290,43 +292,3 @@ def plot_bound_vs_error(
         ax.set_title(f"Bounds vs {_label(error)}")
         ax.legend(fontsize="small", loc="lower right")
     return fig
-
-
-def save_figure(
-    fig: Figure, name: str, figures_dir: str | Path = "figures", *, dpi: int = 150
-) -> Path:
-    """Write ``fig`` to ``figures_dir/name`` (``.png`` unless ``name`` has a suffix).
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-        The figure.
-    name : str
-        File name, with or without suffix (``png``, ``pdf``, ``svg``).
-    figures_dir : str or Path
-        Folder, created if needed.
-    dpi : int
-        Resolution of raster formats.
-
-    Returns
-    -------
-    Path
-        The written file.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> path = save_figure(Figure(), "empty", tempfile.mkdtemp())
-    >>> path.name, path.stat().st_size > 0
-    ('empty.png', True)
-    """
-    if not isinstance(fig, Figure):
-        raise ValueError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    if not name or Path(name).name != name:
-        raise ValueError(f"name must be a plain file name, got {name!r}")
-    path = Path(figures_dir) / name
-    if not path.suffix:
-        path = path.with_suffix(".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path

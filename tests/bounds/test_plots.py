@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -131,3 +133,14 @@ def test_accuracy_table_rejects_bad_input(kwargs: dict, match: str) -> None:
 def test_plot_estimate_vs_truth_rejects_unknown_methods() -> None:
     with pytest.raises(ValueError, match="methods must be among"):
         plot_estimate_vs_truth(fake_results(), methods=["nope"])
+
+
+def test_figures_are_written_through_one_function_only() -> None:
+    root = Path(__file__).resolve().parents[2]
+    writers = sorted(
+        str(path.relative_to(root))
+        for package in ("cmcd", "bounds")
+        for path in (root / package).rglob("*.py")
+        if ".savefig(" in path.read_text()
+    )
+    assert writers == ["bounds/plots.py"]
