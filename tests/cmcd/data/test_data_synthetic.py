@@ -104,3 +104,13 @@ def test_views_carry_class_information():
 def test_bad_input(opts, match):
     with pytest.raises(ValueError, match=match):
         load_dataset("synthetic", **{**SMALL, **opts})
+
+
+def test_latent_tv_is_the_ground_truth_monte_carlo_of_bounds():
+    from bounds.groundtruth import GaussianMixture, monte_carlo_tv
+
+    means, shift = np.array([[0.0, 1.0], [2.0, -1.0]]), np.array([0.7, 0.3])
+    got = mixture_shift_tv(means, shift, 5000, np.random.default_rng(3))
+    p, q = GaussianMixture(means), GaussianMixture(means + shift)
+    want = monte_carlo_tv(p.rvs, q.rvs, p.logpdf, q.logpdf, n=5000, random_state=3)
+    assert got == (want.tv, want.stderr)
