@@ -37,7 +37,7 @@ import pandas as pd
 from IPython.display import Image
 
 from bounds.plots import accuracy_table, headline_size, plot_accuracy, plot_estimate_vs_truth
-from cmcd.notebooks import import_benchmark, notebook_context
+from cmcd.notebook_context import import_benchmark, notebook_context
 
 ctx = notebook_context("01_tv_estimators")
 bench = import_benchmark("tv_accuracy")

@@ -50,7 +50,7 @@ import numpy as np
 from IPython.display import Image, display
 
 from cmcd.data import FASHION_ROOT, load_fashion_mnist, plot_modality_gap_examples
-from cmcd.notebooks import notebook_context
+from cmcd.notebook_context import notebook_context
 from cmcd.report import (
     condition_means,
     correlation_table,

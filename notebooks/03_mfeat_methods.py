@@ -46,7 +46,7 @@ from IPython.display import Image, display
 
 from bounds.generalization import bound_from_run
 from cmcd.method_plots import method_summary, pair_tv, plot_method_comparison
-from cmcd.notebooks import import_benchmark, notebook_context
+from cmcd.notebook_context import import_benchmark, notebook_context
 from cmcd.pipeline import run
 from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv
 from cmcd.report import condition_means, correlation_table

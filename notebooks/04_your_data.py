@@ -41,7 +41,7 @@ from IPython.display import Image, display
 
 from bounds import estimate_tv
 from cmcd.data import load_dataset, read_mfeat_view
-from cmcd.notebooks import notebook_context
+from cmcd.notebook_context import notebook_context
 from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv
 from cmcd.report import coverage_table
 from cmcd.sweep import RUNS_DIR, parse_sweep, run_sweep

@@ -2,7 +2,7 @@
 
 Each notebook is executed once (in a kernel, as ``make notebooks`` does) into a temporary
 folder; the figure tests then read what the figure drew (``figure_data/NAME.csv``, extracted
-from the figure's artists by ``cmcd.notebooks.figure_data``) and the tables the notebook
+from the figure's artists by ``cmcd.figure_data.figure_data``) and the tables the notebook
 drew it from (``tables/NAME.csv``), and recompute the numbers naively from the tables.
 """
 
@@ -20,11 +20,11 @@ from scipy.stats import spearmanr
 
 from bounds.api import estimate_tv
 from bounds.plots import headline_size
+from cmcd.notebook_context import ROOT
 from cmcd.notebooks import (
     FIGURES,
     NOTEBOOK_DIR,
     OTHER_FIGURES,
-    ROOT,
     execute_notebook,
     notebook_paths,
     read_notebook,

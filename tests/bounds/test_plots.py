@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from bounds.plots import accuracy_table, headline_size, plot_accuracy, plot_estimate_vs_truth
-from cmcd.notebooks import figure_data
+from cmcd.figure_data import figure_data
 
 METHODS = {"classifier": "estimator", "logistic_heldout": "reference", "oracle": "oracle"}
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmcd.figure_data import figure_data
 from cmcd.method_plots import MEAN_OVER_PAIRS, method_summary, pair_tv, plot_method_comparison
-from cmcd.notebooks import figure_data
 
 PAIRS = (("fac", "fou"), ("fac", "zer"), ("pix", "mor"))
 METHODS = ("cmc", "cmd", "FT(target)")

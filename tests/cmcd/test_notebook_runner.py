@@ -10,24 +10,23 @@ import pytest
 from matplotlib.figure import Figure
 from nbclient.exceptions import CellExecutionError
 
-from cmcd.notebooks import (
+from cmcd.figure_data import figure_data
+from cmcd.notebook_context import (
     FAST_ENV,
     FIGURES_ENV,
     ROOT,
     WORK_ENV,
-    execute_notebook,
-    figure_data,
     import_benchmark,
-    main,
     notebook_context,
 )
+from cmcd.notebooks import execute_notebook, main
 
 TINY = """# %% [markdown]
 # # tiny
 
 # %%
 from matplotlib.figure import Figure
-from cmcd.notebooks import notebook_context
+from cmcd.notebook_context import notebook_context
 
 ctx = notebook_context("tiny")
 fig = Figure()
