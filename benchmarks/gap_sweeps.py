@@ -296,7 +296,8 @@ def write_summary(results_dir: Path, figures_dir: Path, args: argparse.Namespace
         if not csv.is_file():
             continue
         df = with_pair(read_results(csv))
-        command = f"python benchmarks/gap_sweeps.py --only {name} --workers {args.workers}"
+        # workers and threads change the wall time, not the results (seeded runs)
+        command = f"python benchmarks/gap_sweeps.py --only {name} --threads 1"
         lines += section(f"{name} ({path.name})", df, command)
         paths = figures(name, df, figures_dir)
         lines += ["Figures: " + ", ".join(f"`{p.relative_to(ROOT)}`" for p in paths), ""]
