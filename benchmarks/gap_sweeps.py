@@ -29,7 +29,7 @@ import pandas as pd
 
 from bounds.tightness import tightness_table
 from cmcd.config import load_config
-from cmcd.plots import plot_error_vs_tv, save_figure
+from cmcd.plots import save_figure
 from cmcd.report import (
     alignment_columns,
     condition_means,
@@ -77,14 +77,9 @@ def with_pair(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def figures(name: str, df: pd.DataFrame, figures_dir: Path) -> list[Path]:
-    prefix = f"gap_sweep_{name}_"
     plain = df.drop(columns=[c for c in ("pair",) if c in df.columns])
-    out = [save_figure(fig, f"{prefix}{kind}", figures_dir)
-           for kind, fig in report_figures(plain).items()]  # fmt: skip
-    if "pair" in df.columns:
-        fig = plot_error_vs_tv(condition_means(df.drop(columns=["source", "target"])), hue="pair")
-        out.append(save_figure(fig, f"{prefix}pairs_error_vs_tv", figures_dir))
-    return out
+    return [save_figure(fig, f"gap_sweep_{name}_{kind}", figures_dir)
+            for kind, fig in report_figures(plain).items()]  # fmt: skip
 
 
 def goal_lines(table: pd.DataFrame) -> list[str]:

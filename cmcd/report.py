@@ -437,7 +437,24 @@ def report_figures(df: pd.DataFrame) -> dict[str, Figure]:
         )
     if dial is not None and "target_error" in df.columns:
         figs[f"error_vs_{dial}"] = plot_tv_vs_gap(df, gap=dial, tv="target_error", hue=hue)
+    if {"source", "target"} <= set(df.columns):
+        figs["pairs_error_vs_tv"] = plot_error_vs_tv(pair_means(df), hue="pair")
     return figs
+
+
+def pair_means(df: pd.DataFrame) -> pd.DataFrame:
+    """Seed-averaged rows of a view-pair sweep, one per (``source->target`` pair, grid cell).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"run_id": ["a", "b"], "source": ["fac", "fac"],
+    ...                    "target": ["zer", "zer"], "seed": [0, 1], "tv_estimate": [0.2, 0.4]})
+    >>> pair_means(df)[["pair", "runs"]].to_dict("records")
+    [{'pair': 'fac->zer', 'runs': 2}]
+    """
+    runs = df.drop(columns=[c for c in ("pair",) if c in df.columns])
+    runs = runs.assign(pair=runs["source"] + "->" + runs["target"])
+    return condition_means(runs.drop(columns=["source", "target"]))
 
 
 def sweep_report(

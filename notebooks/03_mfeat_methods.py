@@ -48,8 +48,8 @@ from bounds.generalization import bound_from_run
 from cmcd.method_plots import method_summary, pair_tv, plot_method_comparison
 from cmcd.notebook_context import import_benchmark, notebook_context
 from cmcd.pipeline import run
-from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv
-from cmcd.report import condition_means, correlation_table
+from cmcd.plots import plot_bound_vs_error
+from cmcd.report import correlation_table, pair_means, report_figures
 from cmcd.sweep import METRIC_COLUMNS
 
 ctx = notebook_context("03_mfeat_methods")
@@ -169,13 +169,8 @@ Image(filename=str(path))
 # %%
 if pair_runs is not None:
     runs = pair_runs.assign(pair=pair_runs["source"] + "->" + pair_runs["target"])
-    pairs = condition_means(runs.drop(columns=["source", "target"]))
-    figs = {
-        "error_vs_tv": plot_error_vs_tv(runs, hue="loss"),
-        "bound_vs_error": plot_bound_vs_error(runs),
-        "pairs_error_vs_tv": plot_error_vs_tv(pairs, hue="pair"),
-    }
-    for kind, fig in figs.items():
+    pairs = pair_means(pair_runs)
+    for kind, fig in report_figures(pair_runs).items():  # the figures of `cmcd report`
         display(Image(filename=str(ctx.save(fig, f"{prefix}_{kind}"))))
     display(correlation_table(runs, pairs=[("tv_estimate", "target_error")]).round(3))
     display(correlation_table(pairs, pairs=[("tv_estimate", "target_error")]).round(3))
