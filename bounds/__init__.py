@@ -8,6 +8,9 @@ Public API (each name lives in the module named beside it):
 - ``ClassifierTV`` (``bounds.classifier``), ``PartitionTV`` (``bounds.partition``),
   ``RobustOTTV`` and ``PairedTV`` (``bounds.robust_ot``): sklearn-style estimators.
 - ``bounds.groundtruth``: closed-form and Monte Carlo ground truth, test-pair samplers.
+- ``bounds.latent_catalogue``: ground-truth pairs where contrastive latents live (d = 64-128,
+  on or near the sphere: von Mises-Fisher pairs, anisotropic spectra, offset class clusters,
+  identical laws).
 - ``compute_bound``, ``bound_from_run``, ``BoundReport`` (``bounds.generalization``): every
   term of the paper's bound for one run, certified or estimated.
 - ``ALIGNMENTS``, ``make_alignment``, ``gap_terms`` (``bounds.alignment``): per-modality
