@@ -145,7 +145,7 @@ def _estimator(name: str) -> Runner:
 
 
 def _classifier_point(point: str) -> Runner:
-    """The default classifier with another point rule (same seed: same fits, same ``lower``)."""
+    """Build the default classifier with another point rule (same seed: same fits and ``lower``)."""
 
     def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
         from bounds.api import estimate_tv

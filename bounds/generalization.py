@@ -41,6 +41,7 @@ from bounds._result import TVEstimate
 from bounds._validation import as_2d_float_array, check_alpha
 from bounds.alignment import gap_terms, make_alignment
 from bounds.probe import LinearProbe
+from bounds.target_bounds import check_gammas
 from bounds.target_terms import TARGET_TERMS, compute_target_terms
 
 __all__ = [
@@ -548,7 +549,8 @@ def compute_bound(
         them, and the label-free terms on err_B(h_B) are computed
         (:func:`bounds.target_terms.compute_target_terms`); ``None`` leaves them ``None``.
     gammas : array-like or None
-        Margin grid of ``margin_transport_bound`` (``None``: its default grid).
+        Margin grid of ``margin_transport_bound`` (``None``: its default grid); a non-empty
+        sequence of finite positive numbers, checked even when no term uses it.
 
     Returns
     -------
@@ -572,6 +574,7 @@ def compute_bound(
         z_source_train, y_train, z_source_test, z_target_test, y_test
     )
     alpha = check_alpha(alpha)
+    gammas = check_gammas(gammas)
     if target_error is not None and not 0.0 <= float(target_error) <= 1.0:
         raise ValueError(f"target_error must be in [0, 1] or None, got {target_error!r}")
     if int(min_class_samples) < 1:

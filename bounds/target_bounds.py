@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_RADII",
     "best_certified_target_bound",
     "certified_target_bound",
+    "check_gammas",
     "margin_transport_bound",
     "transport_costs",
 ]
@@ -158,12 +159,45 @@ def best_certified_target_bound(
     return {"value": values[best], "best": best, "per_candidate": values}
 
 
-def _check_gammas(gammas: Any) -> np.ndarray:
-    arr = np.asarray(gammas, dtype=float).ravel()
-    if arr.size == 0:
-        raise ValueError("gammas must hold at least one margin threshold, got an empty grid")
-    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise ValueError(f"gammas must be finite and positive, got {arr.tolist()}")
+def check_gammas(gammas: Any, name: str = "gammas") -> np.ndarray | None:
+    """Return a margin grid as a flat float array (None stays None), else raise ``ValueError``.
+
+    Parameters
+    ----------
+    gammas : array-like or None
+        Margin thresholds of :func:`margin_transport_bound`; None means its default grid.
+    name : str
+        How the caller names the argument, used in the message.
+
+    Returns
+    -------
+    numpy.ndarray or None
+
+    Raises
+    ------
+    ValueError
+        Unless ``gammas`` is None or a non-empty sequence of finite positive numbers.
+
+    Examples
+    --------
+    >>> check_gammas([0.5, 1])
+    array([0.5, 1. ])
+    >>> check_gammas([])
+    Traceback (most recent call last):
+        ...
+    ValueError: gammas must be a non-empty sequence of finite positive numbers, got []
+    """
+    if gammas is None:
+        return None
+    try:
+        raw = np.asarray(gammas)
+    except (TypeError, ValueError):  # e.g. a ragged nested list
+        raw = np.asarray([], dtype=object)
+    arr = raw.astype(float).ravel() if raw.dtype.kind in "iuf" else np.empty(0)
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            f"{name} must be a non-empty sequence of finite positive numbers, got {gammas!r}"
+        )
     return arr
 
 
@@ -221,7 +255,7 @@ def margin_transport_bound(
     """
     alpha = check_alpha(alpha)
     lip = head.lipschitz()
-    grid = _check_gammas(lip * DEFAULT_RADII if gammas is None else gammas)
+    grid = check_gammas(lip * DEFAULT_RADII if gammas is None else gammas)
     margins = head.margin(source_z, source_y)
     dist = np.linalg.norm(
         np.asarray(pair_source_z, float) - np.asarray(pair_target_z, float), axis=1

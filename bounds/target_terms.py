@@ -44,6 +44,7 @@ from bounds.probe import LinearProbe
 from bounds.target_bounds import (
     best_certified_target_bound,
     certified_target_bound,
+    check_gammas,
     margin_transport_bound,
     transport_costs,
 )
@@ -204,7 +205,8 @@ def compute_target_terms(
     alpha : float
         Miscoverage level of each certified term.
     gammas : array-like or None
-        Margin grid of the transport bound (``None``: its default).
+        Margin grid of the transport bound (``None``: its default); a non-empty sequence of
+        finite positive numbers.
     random_state : int or None
         Seed of the heads' folds, the halves, the bootstrap and the critic.
 
@@ -214,6 +216,7 @@ def compute_target_terms(
         One value (or ``None``) per term of :data:`TARGET_TERMS`, and ``details``.
     """
     alpha = check_alpha(alpha)
+    gammas = check_gammas(gammas)  # before any fit, even when no map uses it
     zs_tr, zs_te = (
         as_2d_float_array(z_source_train, "z_source_train"),
         as_2d_float_array(z_source_test, "z_source_test"),

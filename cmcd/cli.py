@@ -172,7 +172,7 @@ REPORT_EXAMPLES = """examples:
 
 
 def _positive_int(text: str) -> int:
-    """Parse ``--threads``: an integer >= 1 (argparse names the option in its error)."""
+    """Parse ``--threads`` or ``--workers``: an integer >= 1 (argparse names the option)."""
     from cmcd._checks import check_count
 
     try:
@@ -190,7 +190,7 @@ def _add_sweep(p: argparse.ArgumentParser) -> None:
         choices=sorted(EXECUTORS),
         help="local: process pool on this machine (default); ray: Ray tasks",
     )
-    p.add_argument("--workers", type=int, default=1, help="runs at once (default 1)")
+    p.add_argument("--workers", type=_positive_int, default=1, help="runs at once (default 1)")
     p.add_argument(
         "--threads",
         type=_positive_int,
@@ -354,7 +354,10 @@ def _report_by(path: str, by: str | None) -> str:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from cmcd.report import sweep_report
+    from cmcd.validation import check_out_dir
 
+    if args.figures is not None and not args.no_figures:
+        check_out_dir(args.figures, option="--figures")  # before any work: a file is refused
     report = sweep_report(
         args.path,
         figures_dir=args.figures,

@@ -398,14 +398,32 @@ def apply_overrides(cfg: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     Raises
     ------
     ValueError
-        If an override has no ``=`` or names an unknown key.
+        If an override has no ``=``, a value that is not valid YAML or names an unknown key.
+
+    Examples
+    --------
+    >>> apply_overrides({}, ["seed=[1"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ValueError: --set 'seed=[1': the value '[1' is not valid YAML (expected ',' or ']', ...)
     """
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"--set expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
-        cfg = set_dotted(cfg, key.strip(), yaml.safe_load(raw))
+        cfg = set_dotted(cfg, key.strip(), _override_value(item, raw))
     return resolve_config(cfg)
+
+
+def _override_value(item: str, raw: str) -> Any:
+    """Parse the value of one ``--set`` item as YAML; a syntax error names the item."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(
+            f"--set {item!r}: the value {raw!r} is not valid YAML ({problem})"
+        ) from None
 
 
 def config_hash(cfg: dict[str, Any]) -> str:

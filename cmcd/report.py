@@ -489,15 +489,21 @@ def sweep_report(
     FileNotFoundError
         When there is no results file.
     ValueError
-        When the results table is empty or lacks a needed column.
+        When the results table is empty or lacks a needed column, or (with ``write``) when
+        the figure folder is an existing file or cannot be created; checked before any work.
     """
+    from cmcd.validation import check_out_dir
+
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    figures = Path(figures_dir) if figures_dir else folder / "figures"
+    if write:
+        check_out_dir(figures, option="figures_dir")
     df = read_results(path)
     if df.empty:
         raise ValueError(f"{path}: the sweep has no finished runs yet")
     tables = summary_tables(df, by=by)
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
     report = SweepReport(tables, markdown=to_markdown(tables, f"Sweep report: {folder}"))
     if write:
-        report.figures = _figures(df, Path(figures_dir or folder / "figures"), prefix)
+        report.figures = _figures(df, figures, prefix)
         (folder / "report.md").write_text(report.markdown)
     return report

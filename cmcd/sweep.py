@@ -58,9 +58,22 @@ import yaml
 
 from bounds.alignment import ALIGNMENTS
 from bounds.target_terms import TARGET_TERMS
+from cmcd._checks import check_choice
 from cmcd._io import folder_lock, write_text_atomic
-from cmcd.config import DOCS, config_hash, load_config, resolve_config, set_dotted
-from cmcd.executors import Executor, make_executor
+from cmcd.config import (
+    DOCS,
+    Check,
+    _choice,
+    _count,
+    _flag,
+    _number,
+    _optional,
+    config_hash,
+    load_config,
+    resolve_config,
+    set_dotted,
+)
+from cmcd.executors import Executor, check_workers, make_executor
 
 __all__ = [
     "METRIC_COLUMNS",
@@ -68,6 +81,7 @@ __all__ = [
     "Sweep",
     "SweepOutcome",
     "SweepRun",
+    "bound_checks",
     "load_sweep",
     "parse_sweep",
     "read_results",
@@ -275,8 +289,56 @@ def _check_grid(grid: Any, base: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: list(v) for k, v in grid.items()}
 
 
+def _mapping(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be a mapping, got {value!r}")
+    return value
+
+
+def _alignment_names(value: Any, key: str) -> list[str]:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{key} must be a list of names of {sorted(ALIGNMENTS)}, got {value!r}")
+    return [check_choice(v, f"{key} entry", tuple(ALIGNMENTS)) for v in value]
+
+
+def _gammas(value: Any, key: str) -> Any:
+    from bounds.target_bounds import check_gammas
+
+    check_gammas(value, key)
+    return value
+
+
+def bound_checks() -> dict[str, Check]:
+    """Return the check of each option of a sweep's ``bound:`` section (its ranges).
+
+    The options are ``compute_bound``'s keyword arguments less those a run fills in; each check
+    is one of :mod:`cmcd.config`'s, so a bad value fails in :func:`parse_sweep`, before any run.
+
+    Examples
+    --------
+    >>> bound_checks()["alpha"](2, "sweep key 'bound.alpha'")
+    Traceback (most recent call last):
+        ...
+    ValueError: sweep key 'bound.alpha' must be a finite number in (0, 1), got 2
+    """
+    from bounds.api import METHODS
+
+    return {
+        "tv_method": _choice(tuple(sorted(METHODS))),
+        "alpha": _number(low=0, high=1, low_open=True, high_open=True),
+        "random_state": _optional(_count(0)),
+        "tv_kwargs": _optional(_mapping),
+        "split_pairs": _optional(_flag),
+        "min_class_samples": _count(1),
+        "alignment": _choice(tuple(ALIGNMENTS)),
+        "compare_alignments": _alignment_names,
+        "gammas": _optional(_gammas),
+    }
+
+
 def _check_bound_options(bound: Any) -> dict[str, Any]:
-    """Validate the ``bound:`` section against ``compute_bound``'s keyword arguments."""
+    """Validate the ``bound:`` section: names against ``compute_bound``, values by range."""
+    from bounds.api import method_params
     from bounds.generalization import compute_bound
 
     if bound is None:
@@ -288,6 +350,16 @@ def _check_bound_options(bound: Any) -> dict[str, Any]:
     unknown = sorted(set(bound) - set(valid))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in sweep section 'bound'; valid: {valid}")
+    checks = bound_checks()
+    for name, value in bound.items():
+        checks[name](value, f"sweep key 'bound.{name}'")
+    method = bound.get("tv_method", params["tv_method"].default)
+    extra = sorted(set(bound.get("tv_kwargs") or {}) - set(method_params(method)))
+    if extra:
+        raise ValueError(
+            f"unknown key(s) {extra} in sweep key 'bound.tv_kwargs' for tv_method {method!r}; "
+            f"valid: {method_params(method)}"
+        )
     return dict(bound)
 
 
@@ -542,10 +614,13 @@ def run_sweep(
     Raises
     ------
     ValueError
-        When ``out_dir`` holds a different sweep, or another sweep process holds it.
+        When ``executor`` is unknown or ``workers`` / ``threads`` is not an integer >= 1
+        (all checked before anything is written), ``out_dir``
+        holds a different sweep, or another sweep process holds it.
     """
     from tqdm.auto import tqdm
 
+    _check_executor_options(executor, workers, executor_options)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runs = sweep.runs()
@@ -566,6 +641,17 @@ def run_sweep(
                     bar.update(1)
         results = _rebuild_results(sweep, runs, out)
     return SweepOutcome(results, len(todo) - len(failed), len(done), failed)
+
+
+def _check_executor_options(executor: str, workers: int, options: dict[str, Any]) -> None:
+    """Check the executor's name, ``workers`` and ``threads`` before any folder is made."""
+    from cmcd._checks import check_count
+    from cmcd.executors import EXECUTORS
+
+    check_choice(executor, "executor", tuple(sorted(EXECUTORS)))
+    check_workers(workers)
+    if options.get("threads") is not None:
+        check_count(options["threads"], "threads")
 
 
 def _execute(

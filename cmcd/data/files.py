@@ -14,7 +14,9 @@ One reader serves the datasets and the ``cmcd tv`` command (:func:`read_table`,
 - ``index_col=None`` (default) refuses a leading column with no name holding integers: that is
   the index pandas writes with ``df.to_csv(path)``, never a feature. Pass ``index_col=0`` to
   drop it (or a column name), or give the column a name to keep it as a feature.
-- Every remaining column must be numeric; text columns are refused by name.
+- Every remaining column must be numeric; text columns are refused by name. A file that reads
+  as one text column holding ``;``, tab or ``|`` separators is refused as another CSV dialect
+  (the message names the separator): cmcd reads comma-separated files only.
 """
 
 from __future__ import annotations
@@ -280,6 +282,30 @@ def _check_index_column(frame: Any, path: Path, key: str) -> None:
         )
 
 
+_OTHER_DELIMITERS = (";", "\t", "|")
+"""Separators of other CSV dialects, named when a file reads as one text column."""
+
+
+def _check_delimiter(frame: Any, path: Path, key: str) -> None:
+    """Refuse a file of another separator, which pandas reads as one text column.
+
+    The sign (our rule): one non-numeric column whose first value holds a separator of
+    :data:`_OTHER_DELIMITERS` as often as its name does (or whose name is pandas' label ``0``
+    of a headerless file).
+    """
+    if frame.shape[1] != 1 or frame.shape[0] == 0 or frame.iloc[:, 0].dtype.kind in "biuf":
+        return
+    name, first = str(frame.columns[0]), str(frame.iloc[0, 0])
+    for sep in _OTHER_DELIMITERS:
+        count = first.count(sep)
+        if count and (name.count(sep) == count or name == "0"):
+            raise ValueError(
+                f"{key}: {str(path)!r} looks like {sep!r}-separated (it reads as one column "
+                f"{name!r}); cmcd reads comma-separated files: convert it, e.g. "
+                f"pandas.read_csv(path, sep={sep!r}).to_csv(new_path, index=False)"
+            )
+
+
 def _read_csv(path: Path, key: str, header: Header, index_col: IndexCol) -> Any:
     import pandas as pd
 
@@ -287,6 +313,7 @@ def _read_csv(path: Path, key: str, header: Header, index_col: IndexCol) -> Any:
     options = {"header": 0 if has_header else None, "index_col": index_col}
     frame = _pandas(lambda: pd.read_csv(path, **options), path, key)
     frame.columns = [str(c) for c in frame.columns]
+    _check_delimiter(frame, path, key)
     if index_col is None:
         _check_index_column(frame, path, key)
     return frame.reset_index(drop=True)
@@ -348,7 +375,8 @@ def read_table(
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        For a directory, an unreadable file, or pandas' index column with ``index_col=None``.
+        For a directory, an unreadable file, a file separated by another delimiter than
+        ``,``, or pandas' index column with ``index_col=None``.
 
     Examples
     --------

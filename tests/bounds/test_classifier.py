@@ -11,6 +11,8 @@ from bounds.classifier import (
     RadialPCAFeatures,
     balanced_posterior,
     calibrate_crossfit,
+    null_corrected_tv,
+    null_plug_in_tv,
     plug_in_tv,
 )
 
@@ -289,6 +291,48 @@ def test_point_rules():
     for point, key in [("raw_plug_in", "raw_plug_in"), ("bacc", "two_bacc_minus_one")]:
         est = ClassifierTV(candidates=CHEAP, point=point, random_state=0).fit(s, t)
         np.testing.assert_allclose(est.estimate_, np.clip(details[key], 0, 1))
+
+
+def test_null_corrected_rule_keeps_every_other_output():
+    s, t = _shift(300, 300, 1.0, seed=16)
+    base = ClassifierTV(candidates=CHEAP, random_state=0).fit(s, t)
+    corr = ClassifierTV(candidates=CHEAP, point="null_corrected", random_state=0).fit(s, t)
+    assert corr.lower_ == base.lower_
+    assert corr.result_.details["plug_in"] == base.estimate_
+    null = base.result_.details["null_plug_in"]
+    assert 0.0 < null < base.estimate_
+    np.testing.assert_allclose(corr.estimate_, np.sqrt(base.estimate_**2 - null**2))
+
+
+def test_null_plug_in_is_the_calibration_noise_of_unrelated_scores():
+    # Scores independent of the labels: the calibrated plug-in is pure noise, and its
+    # permutation mean matches its own level; scores that separate the labels sit far above it.
+    rng = np.random.RandomState(0)
+    y, folds = np.repeat([0, 1], 300), np.tile(np.arange(5), 120)
+    noise = rng.uniform(size=600)
+    null = null_plug_in_tv(noise, y, folds, 50, rng)
+    assert abs(plug_in_tv(calibrate_crossfit(noise, y, folds), y) - null) < 0.05
+    informative = np.clip(0.5 + 0.4 * (2 * y - 1) + rng.normal(0, 0.1, 600), 0, 1)
+    assert plug_in_tv(calibrate_crossfit(informative, y, folds), y) > 0.7 > 10 * null
+    assert null_corrected_tv(0.03, 0.04) == 0.0 and null_corrected_tv(0.5, 0.0) == 0.5
+
+
+@pytest.mark.slow
+def test_null_correction_cuts_the_upward_bias_on_identical_samples():
+    calibrated, corrected = [], []
+    for seed in range(8):
+        s, t = _shift(300, 300, 0.0, d=8, seed=100 + seed)
+        est = ClassifierTV(point="null_corrected", random_state=seed).fit(s, t)
+        calibrated.append(est.result_.details["plug_in"])
+        corrected.append(est.estimate_)
+    assert np.mean(corrected) < 0.5 * np.mean(calibrated), (calibrated, corrected)
+
+
+def test_bad_null_draws_are_named():
+    s, t = _shift(50, 50, 1.0)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="n_null_draws"):
+            ClassifierTV(candidates=CHEAP, n_null_draws=bad).fit(s, t)
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from bounds.generalization import (
     compute_bound,
     fit_head,
 )
+from bounds.target_terms import compute_target_terms
 
 # ---------------------------------------------------------------- stand-in TV estimators
 
@@ -371,6 +373,16 @@ def test_bad_options_name_the_argument(kw, match):
     kw = {"estimate_tv": zero_tv, **kw}
     with pytest.raises(ValueError, match=match):
         compute_bound(*_good(), **kw)
+
+
+@pytest.mark.parametrize("gammas", [[], [-1, 0.5], [0.0], [np.inf], "0.5", [True]])
+def test_bad_gammas_are_refused_before_any_fit(gammas):
+    message = "gammas must be a non-empty sequence of finite positive numbers, got "
+    with pytest.raises(ValueError, match=re.escape(message + repr(gammas))):
+        compute_bound(*_good(), estimate_tv=zero_tv, gammas=gammas)
+    args = _good()
+    with pytest.raises(ValueError, match=re.escape(message)):
+        compute_target_terms(args[0], args[1], args[0], *args[2:], gammas=gammas)
 
 
 # ---------------------------------------------------------------- bound_from_run

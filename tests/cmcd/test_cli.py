@@ -93,6 +93,26 @@ def test_sweep_bad_grid_is_one_line_error(tmp_path, capsys, grid, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("workers", ["0", "-1", "x"])
+def test_sweep_workers_is_refused_before_any_folder_is_made(tmp_path, capsys, workers):
+    spec = _write_sweep(tmp_path, {"seed": [0]})
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", workers])
+    assert info.value.code == 2
+    assert "argument --workers: must be an integer >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweep_bound_alpha_out_of_range_is_refused_before_any_run(tmp_path, capsys):
+    path = tmp_path / "sweep.yaml"
+    spec = {"data": {"name": "synthetic"}, "grid": {"seed": [0]}, "bound": {"alpha": 2}}
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["sweep", str(path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "sweep key 'bound.alpha' must be a finite number in (0, 1), got 2" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_sweep_refuses_a_folder_with_foreign_results(tmp_path, capsys):
     out = make_results(tmp_path / "out")
     code = main(["sweep", str(_write_sweep(tmp_path, {"seed": [0]})), "--out", str(out)])
@@ -170,6 +190,16 @@ def test_report_prints_tables_and_writes_figures(tmp_path, capsys):
         "tv_vs_gap.png",
         "tv_vs_gap_by_alignment.png",
     ]
+
+
+def test_report_figures_at_an_existing_file_is_refused_and_the_file_kept(tmp_path, capsys):
+    folder = make_results(tmp_path / "sweep")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    assert main(["report", str(folder), "--figures", str(notes)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cmcd report: error: --figures {str(notes)!r} is an existing file")
+    assert notes.read_text() == "keep me" and not (folder / "report.md").exists()
 
 
 def test_report_of_a_missing_sweep(tmp_path, capsys):

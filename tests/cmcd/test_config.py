@@ -68,6 +68,13 @@ def test_overrides_parse_yaml_values_and_revalidate():
         apply_overrides(cfg, ["distill.nope=1"])
 
 
+def test_set_value_that_is_not_yaml_names_the_item():
+    with pytest.raises(ValueError, match=r"--set 'seed=\[1': the value '\[1' is not valid YAML"):
+        apply_overrides(resolve_config({}), ["seed=[1"])
+    with pytest.raises(ValueError, match=r"--set 'distill.params=\{a: 1': .* not valid YAML"):
+        apply_overrides(resolve_config({}), ["distill.params={a: 1"])
+
+
 def test_load_config_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="config file not found"):
         load_config(tmp_path / "missing.yaml")

@@ -127,6 +127,14 @@ def test_run_refuses_bad_config_before_training(tmp_path, capsys, no_training, s
     assert re.search(match, err), err
 
 
+def test_run_refuses_a_set_value_that_is_not_yaml(tmp_path, capsys, no_training):
+    argv = ["run", _config(tmp_path), "--out", str(tmp_path / "out"), "--set", "seed=[1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cmcd run: error: --set 'seed=[1': the value '[1' is not valid YAML")
+    assert "Traceback" not in err and not (tmp_path / "out").exists()
+
+
 def test_run_refuses_bad_out_before_training(tmp_path, capsys, no_training):
     existing = tmp_path / "file.txt"
     existing.write_text("x")
@@ -181,3 +189,25 @@ def test_tv_refuses_pandas_index_and_reads_it_with_index_col(tmp_path, capsys):
     assert '"estimate"' in capsys.readouterr().out
     assert main(["tv", str(tmp_path), str(tmp_path / "t.csv")]) == 2
     assert "is a directory, not a file" in capsys.readouterr().err
+
+
+def test_tv_names_the_file_and_separator_of_a_semicolon_csv(tmp_path, capsys):
+    rows = np.random.default_rng(0).normal(size=(40, 3))
+    text = "f0;f1;f2\n" + "\n".join(";".join(f"{v:.4f}" for v in row) for row in rows)
+    (tmp_path / "semi.csv").write_text(text + "\n")
+    np.save(tmp_path / "t.npy", rows)
+    assert main(["tv", str(tmp_path / "semi.csv"), str(tmp_path / "t.npy")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cmcd tv: error: source: {str(tmp_path / 'semi.csv')!r} looks like ';'")
+    assert "cmcd reads comma-separated files" in err
+
+
+def test_tv_reads_every_row_of_a_headerless_csv(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for name in ("s", "t"):
+        np.savetxt(tmp_path / f"{name}.csv", rng.normal(size=(40, 2)), delimiter=",")
+    argv = ["tv", str(tmp_path / "s.csv"), str(tmp_path / "t.csv"), "--json"]
+    assert main(argv) == 0
+    assert '"n_source": 40' in capsys.readouterr().out  # the first row is data, not a header
+    assert main([*argv, "--header", "yes"]) == 0
+    assert '"n_source": 39' in capsys.readouterr().out  # only when the user says so

@@ -272,3 +272,13 @@ def test_sweep_report_of_an_empty_sweep(tmp_path):
     )
     with pytest.raises(ValueError, match="no finished runs yet"):
         sweep_report(tmp_path)
+
+
+def test_sweep_report_refuses_a_figure_folder_that_is_a_file(tmp_path):
+    fake_results().to_csv(tmp_path / "results.csv", index=False)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    with pytest.raises(ValueError, match=r"figures_dir '.*notes\.txt' is an existing file"):
+        sweep_report(tmp_path, figures_dir=notes)
+    assert notes.read_text() == "keep me" and not (tmp_path / "report.md").exists()
+    assert sweep_report(tmp_path, figures_dir=notes, write=False).figures == {}

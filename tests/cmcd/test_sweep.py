@@ -125,6 +125,66 @@ def test_bad_sweeps_are_refused_with_clear_errors(spec, message):
     assert message in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("bound", "message"),
+    [
+        ({"alpha": 2}, "'bound.alpha' must be a finite number in (0, 1), got 2"),
+        ({"alpha": 0}, "'bound.alpha' must be a finite number in (0, 1), got 0"),
+        ({"tv_method": "nosuch"}, "'bound.tv_method' must be one of ['classifier', "),
+        ({"alignment": "centre"}, "'bound.alignment' must be one of ['none', 'center', "),
+        ({"compare_alignments": ["whiten", "x"]}, "'bound.compare_alignments' entry must be"),
+        ({"compare_alignments": "whiten"}, "'bound.compare_alignments' must be a list"),
+        ({"min_class_samples": 0}, "'bound.min_class_samples' must be an integer >= 1"),
+        ({"random_state": -1}, "'bound.random_state' must be an integer >= 0"),
+        ({"split_pairs": "yes"}, "'bound.split_pairs' must be true or false"),
+        ({"tv_kwargs": [1]}, "'bound.tv_kwargs' must be a mapping"),
+        (
+            {"tv_kwargs": {"n_foldz": 3}},
+            "unknown key(s) ['n_foldz'] in sweep key 'bound.tv_kwargs'",
+        ),
+        ({"gammas": []}, "'bound.gammas' must be a non-empty sequence of finite positive numbers"),
+        ({"gammas": [-1, 0.5]}, "'bound.gammas' must be a non-empty sequence of finite positive"),
+    ],
+)
+def test_bad_bound_values_are_refused_before_any_run(bound, message):
+    with pytest.raises(ValueError) as info:
+        parse_sweep({**_spec(seed=[0]), "bound": bound})
+    assert message in str(info.value)
+
+
+def test_every_bound_option_has_a_check_and_good_values_pass():
+    import inspect
+
+    from bounds.generalization import compute_bound
+    from cmcd.sweep import _BOUND_FIXED, bound_checks
+
+    valid = set(inspect.signature(compute_bound).parameters) - _BOUND_FIXED - {"estimate_tv"}
+    assert set(bound_checks()) == valid
+    good = {"tv_method": "paired", "alpha": 0.1, "random_state": 3, "split_pairs": None,
+            "tv_kwargs": {"eps": 0.5}, "min_class_samples": 5, "alignment": "linear",
+            "compare_alignments": ["whiten"], "gammas": [0.5, 1.0]}  # fmt: skip
+    assert parse_sweep({**_spec(seed=[0]), "bound": good}).bound == good
+
+
+def test_run_sweep_refuses_bad_workers_before_writing(tmp_path):
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
+        run_sweep(parse_sweep(_spec(seed=[0])), tmp_path / "o", workers=0, progress=False)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"executor": "nosuch"}, "executor must be one of \\['local', 'ray'\\], got 'nosuch'"),
+        ({"threads": 0}, "threads"),
+    ],
+)
+def test_run_sweep_refuses_bad_executor_options_before_writing(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        run_sweep(parse_sweep(_spec(seed=[0])), tmp_path / "o", progress=False, **options)
+    assert not (tmp_path / "o").exists()
+
+
 def test_unknown_grid_key_lists_valid_keys():
     with pytest.raises(ValueError) as info:
         parse_sweep(_spec(**{"data.gapp": [0.1]}))

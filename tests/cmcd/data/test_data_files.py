@@ -1,5 +1,7 @@
 """User files (npz, csv, parquet): round trips, label handling, safety and bad input."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -235,6 +237,21 @@ def test_text_column_is_refused_by_name_in_the_tv_reader(tmp_path):
     pd.DataFrame({"x": [1.0, 2.0, 3.0], "city": ["a", "b", "c"]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"source: columns \['city'\] are not numeric"):
         read_array(str(path), key="source")
+
+
+@pytest.mark.parametrize(("sep", "header"), [(";", True), (";", False), ("\t", True)])
+def test_csv_of_another_separator_names_the_file_and_the_separator(tmp_path, sep, header):
+    path = tmp_path / "other.csv"
+    rows = [sep.join(("f0", "f1", "f2"))] if header else []
+    rows += [sep.join(f"{v:.3f}" for v in row) for row in np.eye(3)]
+    path.write_text("\n".join(rows) + "\n")
+    message = f"source: {str(path)!r} looks like {sep!r}-separated"
+    with pytest.raises(ValueError, match=re.escape(message) + ".*reads comma-separated files"):
+        read_array(str(path), key="source")
+    one_text_column = tmp_path / "one.csv"
+    pd.DataFrame({"city": ["a;b", "c"]}).to_csv(one_text_column, index=False)
+    with pytest.raises(ValueError, match=r"columns \['city'\] are not numeric"):
+        read_array(str(one_text_column), key="source")
 
 
 def test_npy_messages_say_what_is_wrong(tmp_path):
