@@ -217,16 +217,9 @@ def compute_target_terms(
     """
     alpha = check_alpha(alpha)
     gammas = check_gammas(gammas)  # before any fit, even when no map uses it
-    zs_tr, zs_te = (
-        as_2d_float_array(z_source_train, "z_source_train"),
-        as_2d_float_array(z_source_test, "z_source_test"),
+    zs_tr, y_tr, zt_tr, zs_te, zt_te, y_te = _check_target_inputs(
+        z_source_train, y_train, z_target_train, z_source_test, z_target_test, y_test
     )
-    zt_te, y_tr, y_te = (
-        as_2d_float_array(z_target_test, "z_target_test"),
-        np.asarray(y_train),
-        np.asarray(y_test),
-    )
-    zt_tr = _check_rows(z_target_train, y_tr, zt_te)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(random_state).spawn(4)]
     lab, pair = _halves(zs_te.shape[0], seeds[1])
     rows = {
@@ -247,14 +240,42 @@ def compute_target_terms(
     if z_align_source is None or z_align_target is None:
         details["mapped"] = f"terms {list(_NEED_MAP)} need the alignment rows z_align_*; none given"
         return {**out, "details": details}
-    to_target = fit_source_to_target(alignment, z_align_source, z_align_target)
-    critic = fit_disagreement_critic(
-        h_b, to_target(np.asarray(z_align_source, float)), z_align_target, random_state=seeds[3]
-    )
-    mimic = _fit_linear_head(
-        np.asarray(z_align_source, float), h_b.predict(z_align_target), seeds[0], C=MIMIC_C
-    )
-    cfg = {"alpha": alpha, "gammas": gammas, "mimic": mimic}
-    mapped = _mapped_terms(h_a, h_b, rows, to_target, critic, cfg)
+    align = (alignment, np.asarray(z_align_source, float), z_align_target)
+    mapped = _mapped_section(h_a, h_b, rows, align, {"alpha": alpha, "gammas": gammas}, seeds)
     details.update(mapped.pop("details"))
     return {**out, **mapped, "details": details}
+
+
+def _check_target_inputs(
+    z_source_train: Any,
+    y_train: Any,
+    z_target_train: Any,
+    z_source_test: Any,
+    z_target_test: Any,
+    y_test: Any,
+) -> tuple[np.ndarray, ...]:
+    """Return the six row blocks of :func:`compute_target_terms` as arrays, checked."""
+    zs_tr = as_2d_float_array(z_source_train, "z_source_train")
+    zs_te = as_2d_float_array(z_source_test, "z_source_test")
+    zt_te = as_2d_float_array(z_target_test, "z_target_test")
+    y_tr, y_te = np.asarray(y_train), np.asarray(y_test)
+    zt_tr = _check_rows(z_target_train, y_tr, zt_te)
+    return zs_tr, y_tr, zt_tr, zs_te, zt_te, y_te
+
+
+def _mapped_section(
+    h_a: Any,
+    h_b: Any,
+    rows: dict[str, np.ndarray],
+    align: tuple[str, np.ndarray, Any],
+    cfg: dict[str, Any],
+    seeds: list[int],
+) -> dict[str, Any]:
+    """Terms that need the source-to-target map M, fitted on the paired training rows."""
+    alignment, z_align_source, z_align_target = align
+    to_target = fit_source_to_target(alignment, z_align_source, z_align_target)
+    critic = fit_disagreement_critic(
+        h_b, to_target(z_align_source), z_align_target, random_state=seeds[3]
+    )
+    mimic = _fit_linear_head(z_align_source, h_b.predict(z_align_target), seeds[0], C=MIMIC_C)
+    return _mapped_terms(h_a, h_b, rows, to_target, critic, {**cfg, "mimic": mimic})
