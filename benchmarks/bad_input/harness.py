@@ -89,10 +89,15 @@ def _default_sigint() -> None:
 
 def cmcd(tmp: Path, argv: list[str], timeout: float = 120.0) -> Proc:
     """Run ``python -m cmcd ARGV`` in ``tmp``."""
+    return _run([sys.executable, "-m", "cmcd", *argv], tmp, timeout)
+
+
+def _run(command: list[str], tmp: Path, timeout: float) -> Proc:
+    """Run ``command`` in ``tmp`` with the audit's environment; a timeout gives exit -9."""
     start = time.perf_counter()
     try:
         p = subprocess.run(
-            [sys.executable, "-m", "cmcd", *argv],
+            command,
             cwd=tmp,
             env=_env(tmp),
             capture_output=True,
@@ -127,21 +132,7 @@ def python_api(tmp: Path, code: str, timeout: float = 120.0) -> Proc:
     """Run a snippet; expected exception types exit 2 with one line, others show a traceback."""
     script = tmp / "case_snippet.py"
     script.write_text(API_WRAPPER.format(code=textwrap.dedent(code)))
-    start = time.perf_counter()
-    try:
-        p = subprocess.run(
-            [sys.executable, str(script)],
-            cwd=tmp,
-            env=_env(tmp),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            preexec_fn=_default_sigint,
-        )
-        rc, out, err = p.returncode, p.stdout, p.stderr
-    except subprocess.TimeoutExpired as exc:
-        rc, out, err = -9, _text(exc.stdout), _text(exc.stderr) + f"\n[audit: timeout {timeout}s]"
-    return Proc(rc, out, err, time.perf_counter() - start)
+    return _run([sys.executable, str(script)], tmp, timeout)
 
 
 def _popen(tmp: Path, argv: list[str]) -> subprocess.Popen:
