@@ -13,13 +13,13 @@ Public API (each name lives in the module named beside it):
   identical laws).
 - ``compute_bound``, ``bound_from_run``, ``BoundReport`` (``bounds.generalization``): every
   term of the paper's bound for one run, certified or estimated.
-- ``ALIGNMENTS``, ``make_alignment``, ``gap_terms`` (``bounds.alignment``): per-modality
-  alignment maps and modality-gap metrics.
+- ``ALIGNMENTS``, ``make_alignment``, ``gap_terms``, ``spread_terms`` (``bounds.alignment``):
+  per-modality alignment maps, modality-gap metrics and each modality's spread.
 - ``LinearProbe`` (``bounds.probe``): the linear probe every head and target model uses.
 """
 
 from bounds._result import TVEstimate
-from bounds.alignment import ALIGNMENTS, gap_terms, make_alignment
+from bounds.alignment import ALIGNMENTS, gap_terms, make_alignment, spread_terms
 from bounds.api import METHODS, estimate_tv, method_params
 from bounds.classifier import ClassifierTV
 from bounds.generalization import BoundReport, bound_from_run, compute_bound
@@ -41,6 +41,7 @@ __all__ = [
     "compute_bound",
     "estimate_tv",
     "gap_terms",
+    "spread_terms",
     "make_alignment",
     "method_params",
 ]

@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 from scipy.stats import ortho_group
 
-from bounds.alignment import ALIGNMENTS, gap_terms, make_alignment
+from bounds.alignment import (
+    ALIGNMENTS,
+    effective_rank,
+    gap_terms,
+    make_alignment,
+    spread_terms,
+)
 
 
 def _sphere(n, d, seed=0):
@@ -102,3 +108,37 @@ def test_gap_terms_of_identical_offset_and_unrelated_pairs():
 def test_gap_terms_need_paired_rows():
     with pytest.raises(ValueError, match="paired arrays of equal shape"):
         gap_terms(_sphere(10, 3), _sphere(9, 3))
+
+
+def test_effective_rank_matches_the_entropy_of_the_spectrum():
+    rng = np.random.default_rng(8)
+    scales = np.array([3.0, 2.0, 1.0, 0.5])
+    z = rng.normal(size=(500, 4)) * scales
+    power = np.linalg.svd(z - z.mean(axis=0), compute_uv=False) ** 2
+    p = power / power.sum()
+    naive = np.exp(-sum(pk * np.log(pk) for pk in p))
+    assert effective_rank(z) == pytest.approx(naive, rel=1e-12)
+    isotropic = effective_rank(rng.normal(size=(20000, 8)))
+    assert isotropic == pytest.approx(8.0, abs=0.05)
+    rank_two = rng.normal(size=(300, 2)) @ rng.normal(size=(2, 16))
+    assert effective_rank(rank_two) <= 2.0 + 1e-9
+    assert effective_rank(np.ones((5, 3))) == 0.0
+
+
+def test_spread_terms_ignore_an_offset_and_see_a_shrunk_student():
+    z = _sphere(400, 16, seed=9)
+    offset = spread_terms(z, z + 3.0)
+    assert offset["erank_ratio"] == pytest.approx(1.0, rel=1e-9)
+    assert offset["radius_target"] == pytest.approx(offset["radius_source"], rel=1e-9)
+    flat = z.copy()
+    flat[:, 2:] *= 0.05  # a student that keeps two directions of the teacher's sixteen
+    shrunk = spread_terms(z, flat)
+    assert shrunk["erank_ratio"] < 0.3
+    assert shrunk["radius_target"] < 0.6 * shrunk["radius_source"]
+
+
+def test_spread_terms_need_two_rows_each():
+    with pytest.raises(ValueError, match="z_target need >= 2 rows"):
+        spread_terms(_sphere(10, 3), _sphere(1, 3))
+    with pytest.raises(ValueError, match="z_source"):
+        spread_terms(np.full((3, 2), np.nan), _sphere(3, 2))
