@@ -323,11 +323,12 @@ def spread_terms(z_source: Any, z_target: Any) -> dict[str, float]:
         \text{radius}_M = \tfrac1n \textstyle\sum_i \|z_M^i - \bar z_M\|, \qquad
         \text{erank}_M = \operatorname{erank}(Z_M) \quad (M \in \{A, B\}),
 
-    and ``erank_ratio`` = erank_B / erank_A. A constant modality gap (what ``center``
-    removes) leaves both unchanged; a student that regresses towards the teacher's mean
-    (small radius, low effective rank) differs from the teacher in law even after centring,
-    so its centred TV stays high whatever its error. Descriptive estimates (our diagnostic;
-    the paper has none); the two samples need not be paired.
+    ``erank_ratio`` = erank_B / erank_A and ``radius_ratio`` = radius_B / radius_A. A
+    constant modality gap (what ``center`` removes) leaves both unchanged; a student that
+    regresses towards the teacher's mean (small radius, low effective rank) differs from the
+    teacher in law even after centring, so its centred TV stays high whatever its error.
+    Descriptive estimates (our diagnostic; the paper has none); the two samples need not be
+    paired.
 
     Examples
     --------
@@ -352,5 +353,11 @@ def spread_terms(z_source: Any, z_target: Any) -> dict[str, float]:
         "radius_target": radius["target"],
         "erank_source": erank["source"],
         "erank_target": erank["target"],
-        "erank_ratio": erank["target"] / erank["source"] if erank["source"] > 0 else float("nan"),
+        "erank_ratio": _ratio(erank["target"], erank["source"]),
+        "radius_ratio": _ratio(radius["target"], radius["source"]),
     }
+
+
+def _ratio(target: float, source: float) -> float:
+    """``target / source``, NaN when the source spread is 0 (every source row the same)."""
+    return target / source if source > 0 else float("nan")

@@ -39,7 +39,7 @@ import pandas as pd
 from bounds._confidence import clopper_pearson_upper
 from bounds._result import TVEstimate
 from bounds._validation import as_2d_float_array, check_alpha
-from bounds.alignment import gap_terms, make_alignment
+from bounds.alignment import gap_terms, make_alignment, spread_terms
 from bounds.probe import LinearProbe
 from bounds.target_bounds import check_gammas
 from bounds.target_terms import TARGET_TERMS, compute_target_terms
@@ -81,6 +81,8 @@ _TERMS: dict[str, tuple[str, str]] = {
     "gap_norm": ("estimate", "centroid gap ||mean z_A - mean z_B|| on the test pairs"),
     "pair_distance": ("estimate", "mean matched-pair cosine dissimilarity on the test pairs"),
     "relative_gap": ("estimate", "relative modality gap (Schrodi et al. 2025) on the test pairs"),
+    "erank_ratio": ("estimate", "student / teacher effective rank of the test latents"),
+    "radius_ratio": ("estimate", "student / teacher mean distance to own centroid (test)"),
     "aligned_source_error": ("estimate", "err_A(h o T_A): head on aligned teacher latents"),
     "aligned_transfer_error": ("estimate", "err_B(h o T_B): the same head on aligned students"),
     "tv_aligned_estimate": ("estimate", "marginal TV(T_A z_A, T_B z_B) after alignment"),
@@ -155,6 +157,9 @@ class BoundReport:
         The alignment map of the ``*aligned*`` terms (:mod:`bounds.alignment`).
     gap_norm, pair_distance, relative_gap : float or None
         Modality-gap metrics of the raw test pairs (:func:`bounds.alignment.gap_terms`).
+    erank_ratio, radius_ratio : float or None
+        How the student's test latents spread compared with the teacher's
+        (:func:`bounds.alignment.spread_terms`): a difference that centring cannot remove.
     aligned_source_error, aligned_transfer_error : float or None
         Held-out errors of the head fitted on aligned teacher latents, on aligned teacher
         and aligned student latents: err_A(h o T_A) and err_B(h o T_B).
@@ -215,6 +220,8 @@ class BoundReport:
     gap_norm: float | None = None
     pair_distance: float | None = None
     relative_gap: float | None = None
+    erank_ratio: float | None = None
+    radius_ratio: float | None = None
     aligned_source_error: float | None = None
     aligned_transfer_error: float | None = None
     tv_aligned_estimate: float | None = None
@@ -359,6 +366,8 @@ def _check_inputs(
     """Validate the five arrays of ``compute_bound``; errors name the argument."""
     zs_tr = as_2d_float_array(z_source_train, "z_source_train")
     y_tr = _check_labels(y_train, zs_tr.shape[0], "y_train", "z_source_train")
+    if np.unique(y_tr).size < 2:
+        raise ValueError("y_train must hold at least two classes to fit the head h")
     zs_te = as_2d_float_array(z_source_test, "z_source_test")
     zt_te = as_2d_float_array(z_target_test, "z_target_test")
     if zt_te.shape != zs_te.shape:
@@ -606,6 +615,7 @@ def compute_bound(
         **tv_terms,
         **aligned,
         **gap_terms(zs_te, zt_te),
+        **_spread_ratios(zs_te, zt_te),
         target_error=None if target_error is None else float(target_error),
         bound=errors["source_error"] + tv_terms["tv_joint_estimate"],
         alpha=alpha,
@@ -735,6 +745,12 @@ def _aligned_section(
         b_te = align.transform(rows.zt_te[idx_t], "target")
         out["tv_by_alignment"][name] = float(tv(a_te, b_te, rows.alpha, seeds[2]).estimate)
     return out
+
+
+def _spread_ratios(z_source: np.ndarray, z_target: np.ndarray) -> dict[str, float]:
+    """Return the two ratios of :func:`bounds.alignment.spread_terms` that a report shows."""
+    terms = spread_terms(z_source, z_target)
+    return {"erank_ratio": terms["erank_ratio"], "radius_ratio": terms["radius_ratio"]}
 
 
 def _target_section(rows: tuple, **kwargs: Any) -> dict[str, Any]:

@@ -116,6 +116,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "gap_norm",
     "pair_distance",
     "relative_gap",
+    "erank_ratio",
+    "radius_ratio",
     "aligned_source_error",
     "aligned_transfer_error",
     "tv_aligned_estimate",

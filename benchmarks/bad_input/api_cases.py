@@ -160,7 +160,7 @@ def api_cases() -> list[Case]:
             24,
             "compute_bound with a single class in y_train",
             "compute_bound(zt, np.zeros(80, int), zs, zb, ys, random_state=0)",
-            ("y_train", "class"),
+            ("y_train",),
             base=BOUND_DATA,
         ),
     ]

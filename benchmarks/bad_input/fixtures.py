@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from cmcd.config import set_dotted
+
 from .harness import Proc, State, _popen, _stop, _wait_for, cmcd
 
 #: A run of a few seconds: 200 synthetic rows, one epoch per step, a fixed probe C (no CV).
@@ -37,21 +39,11 @@ RUN = ["run", "c.yaml", "--out", "out", "--no-progress"]
 
 
 # -------------------------------------------------------------------------------- helpers
-def _dotted(cfg: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    out = copy.deepcopy(cfg)
-    node = out
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
-
-
 def tiny(**dotted: Any) -> dict[str, Any]:
     """TINY with ``section__key=value`` overrides (``__`` stands for the dot)."""
     cfg = copy.deepcopy(TINY)
     for key, value in dotted.items():
-        cfg = _dotted(cfg, key.replace("__", "."), value)
+        cfg = set_dotted(cfg, key.replace("__", "."), value)
     return cfg
 
 

@@ -14,6 +14,7 @@ from scipy.stats import beta, norm
 from sklearn.linear_model import LogisticRegression
 
 from bounds._result import TVEstimate
+from bounds.alignment import spread_terms
 from bounds.generalization import (
     FEATURE_KEYS,
     BoundReport,
@@ -349,7 +350,7 @@ def _good():
         (0, lambda a: np.where(np.arange(60)[:, None] == 3, np.nan, a), "z_source_train"),
         (3, lambda a: np.where(np.arange(60)[:, None] == 3, np.nan, a), "z_target_test"),
         (0, lambda a: a[:, :1], "z_source_test has 2 features but z_source_train has 1"),
-        (1, lambda a: np.zeros_like(a), "at least two classes"),
+        (1, lambda a: np.zeros_like(a), "y_train must hold at least two classes"),
     ],
 )
 def test_bad_arrays_name_the_argument(index, bad, match):
@@ -486,6 +487,21 @@ def test_centring_removes_a_constant_gap_that_saturates_the_raw_tv():
     assert r.aligned_transfer_error <= r.aligned_certified_bound
     assert r.aligned_bound == pytest.approx(r.aligned_source_error + r.tv_aligned_joint_estimate)
     assert set(r.to_dict()) >= {"tv_aligned_estimate_whiten", "relative_gap", "alignment"}
+    spread = spread_terms(z_a[500:], z_b[500:])
+    assert r.erank_ratio == pytest.approx(spread["erank_ratio"], rel=1e-12)
+    assert r.radius_ratio == pytest.approx(1.0, rel=1e-9)  # an offset leaves the spread alone
+    assert r.status("erank_ratio") == "estimate" and "erank_ratio" in r.summary()
+
+
+def test_spread_ratios_see_a_student_that_collapses_towards_its_mean():
+    rng = np.random.default_rng(12)
+    z_a, _, y = _offset_cones(rng, 600)
+    z_b = 0.2 * z_a + 0.01 * rng.normal(size=z_a.shape)  # shrunk towards the teacher's mean
+    r = compute_bound(
+        z_a[:100], y[:100], z_a[300:], z_b[300:], y[300:],
+        random_state=0, estimate_tv=crossfit_logistic_tv,
+    )  # fmt: skip
+    assert r.radius_ratio == pytest.approx(0.2, abs=0.02)
 
 
 def test_aligned_certified_bound_covers_the_aligned_transfer_error_over_seeded_runs():
