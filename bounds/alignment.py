@@ -12,20 +12,27 @@ Why an aligned TV is still the paper's bound
 Let :math:`T_A, T_B` be fitted on rows disjoint from the rows being scored. Then
 :math:`T_A \circ \phi_A` and :math:`T_B \circ \phi_B` are a valid teacher/student encoder
 pair, and the theorem applies to them as to any pair: for a head :math:`h` trained on
-:math:`T_A(z_A)` and a labelling shared by both modalities,
+:math:`T_A(z_A)`, the 0-1 loss and pairs that share their label,
 
 .. math::
 
     \mathrm{err}_B(h \circ T_B) \le \mathrm{err}_A(h \circ T_A)
-    + \mathrm{TV}(T_A \# P_{A}, T_B \# P_{B})
+    + \mathrm{TV}\big((T_A \# P_A)_{Y}, (T_B \# P_B)_{Y}\big),
 
-(and the same with the label-aware, class-conditional TV of the joint latent-label laws).
-So an aligned TV is an instance of the same theorem, not a different theory. Its limits:
+with the TV of the JOINT latent-label laws (the label-aware, class-conditional TV averaged by
+the class prior: ``tv_aligned_joint_*``). So an aligned TV is an instance of the same
+theorem, not a different theory. The same inequality with the MARGINAL TV
+:math:`\mathrm{TV}(T_A \# P_A, T_B \# P_B)` is false unless :math:`P(y \mid z)` is the same on
+both sides: a student whose latent law equals the teacher's but whose classes sit where
+another class sits on the teacher side has marginal TV near 0 and target error near 1
+(counterexample: err_A 0.024, err_B 0.976 at marginal TV 0.06). The marginal aligned TV
+(``tv_aligned_estimate``) is therefore a descriptive gap measure, not a term of a bound. Its
+limits:
 
 - the aligned bound bounds the transfer error of the head :math:`h \circ T_B`, a head fitted
   on aligned teacher latents and applied to aligned student latents;
-- the error of the fine-tuned target model (step 3 of a run) is a separate quantity;
-- how close the two are, and a certificate for the target model itself, are not claimed here.
+- the error of the fine-tuned target model (step 3 of a run) is a separate quantity, which
+  :mod:`bounds.target_terms` certifies from the pairing.
 
 Maps (registry :data:`ALIGNMENTS`)
 ----------------------------------

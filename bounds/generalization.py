@@ -26,8 +26,6 @@ References
 
 from __future__ import annotations
 
-import json
-import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,33 +34,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bounds._confidence import clopper_pearson_upper
+from bounds._confidence import clopper_pearson_lower, clopper_pearson_upper
 from bounds._result import TVEstimate
 from bounds._validation import as_2d_float_array, check_alpha
 from bounds.alignment import gap_terms, make_alignment, spread_terms
 from bounds.probe import LinearProbe
+from bounds.run_files import FEATURE_KEYS, load_features, run_model_inputs
 from bounds.target_bounds import check_gammas
-from bounds.target_terms import TARGET_TERMS, compute_target_terms
+from bounds.target_terms import TARGET_TERMS, check_disjoint_rows, compute_target_terms
 
 __all__ = [
+    "STATUSES",
+    "TERMS",
     "BoundReport",
     "FEATURE_KEYS",
     "PAIRED_METHODS",
     "bound_from_run",
     "compute_bound",
     "fit_head",
+    "prior_lower_bounds",
+    "term_status",
 ]
 
 EstimateTV = Callable[..., TVEstimate]
 
-#: Arrays ``bound_from_run`` needs in ``features.npz``.
-FEATURE_KEYS: tuple[str, ...] = (
-    "z_source_train",
-    "y_train",
-    "z_source_test",
-    "z_target_test",
-    "y_test",
-)
 
 # Term registry: name -> (status, meaning). Status "certified" means a guarantee at level
 # 1 - alpha; "estimate" means a measured or estimated value with no guarantee.
@@ -72,7 +67,10 @@ _TERMS: dict[str, tuple[str, str]] = {
     "target_error": ("estimate", "fine-tuned target model's measured error (result.json)"),
     "tv_estimate": ("estimate", "marginal TV(teacher latents, student latents)"),
     "tv_lower": ("certified", "lower confidence bound on the marginal TV"),
-    "tv_upper": ("certified", "upper confidence bound of the TV method, if it has one"),
+    "robust_tv_upper": (
+        "certified",
+        "upper confidence bound on the eps-robust TV (method 'paired' only), NOT on TV",
+    ),
     "tv_joint_estimate": ("estimate", "class-conditional TV averaged by the class prior"),
     "tv_joint_lower": ("certified", "lower confidence bound on the joint TV (Bonferroni)"),
     "bound": ("estimate", "source_error + tv_joint_estimate: NOT a guarantee"),
@@ -93,7 +91,7 @@ _TERMS: dict[str, tuple[str, str]] = {
     "aligned_certified_bound": ("certified", "CP(err_A(h o T_A)) + CP(disagreement) >= err_B"),
     **TARGET_TERMS,
 }
-_TV_LOWER_TERMS = ("tv_lower", "tv_upper", "tv_joint_lower", "tv_aligned_lower",
+_TV_LOWER_TERMS = ("tv_lower", "robust_tv_upper", "tv_joint_lower", "tv_aligned_lower",
                    "tv_aligned_joint_lower")  # fmt: skip
 #: Terms that need alignment rows; ``None`` when none were given (reason in ``details``).
 ALIGNED_TERMS: tuple[str, ...] = tuple(
@@ -101,6 +99,48 @@ ALIGNED_TERMS: tuple[str, ...] = tuple(
 )
 #: TV methods that need row-paired samples: ``split_pairs=None`` keeps their pairs.
 PAIRED_METHODS: frozenset[str] = frozenset({"paired"})
+
+#: Public view of the term registry: name -> (status, meaning).
+TERMS: Mapping[str, tuple[str, str]] = _TERMS
+
+#: Every status a term can have, strongest first.
+STATUSES: tuple[str, ...] = ("certified", "certified under an assumption", "estimate")
+
+
+def term_status(
+    name: str,
+    *,
+    split_pairs: bool = True,
+    tv_method: str = "classifier",
+    rows_independent: bool = True,
+) -> str:
+    """Return the status of term ``name`` under the conditions of one computation.
+
+    The registry gives each term's status when its assumptions hold. Two conditions demote
+    a certified term to ``"estimate"`` (our choice, each a failed assumption):
+
+    - a TV confidence bound whose samples do not suit the method: TV estimated on the kept
+      pairs (``split_pairs=False``) with a method outside :data:`PAIRED_METHODS`;
+    - ``rows_independent=False``: the held-out rows are not i.i.d. and independent of what
+      was fitted, so no binomial or TV confidence bound holds; this applies to every term
+      whose status is not already ``"estimate"``.
+
+    Examples
+    --------
+    >>> term_status("certified_bound"), term_status("bound")
+    ('certified', 'estimate')
+    >>> term_status("tv_lower", split_pairs=False)
+    'estimate'
+    """
+    if name not in _TERMS:
+        raise ValueError(f"name must be one of {sorted(_TERMS)}, got {name!r}")
+    status = _TERMS[name][0]
+    suits = split_pairs or tv_method in PAIRED_METHODS
+    if name in _TV_LOWER_TERMS and not suits:
+        return "estimate"
+    if not rows_independent and status != "estimate":
+        return "estimate"
+    return status
 
 
 @dataclass(frozen=True)
@@ -123,10 +163,15 @@ class BoundReport:
     target_error : float or None
         Measured error of the fine-tuned target model (``result.json``), the quantity the
         paper's theorem speaks of; ``None`` when not given.
-    tv_estimate, tv_lower, tv_upper : float, float, float or None
-        Marginal TV between teacher and student test latents: point estimate, lower
-        confidence bound (certified as the TV method states it), upper confidence bound
-        (``None`` unless the method has one; ``"paired"`` bounds the eps-robust TV).
+    tv_estimate, tv_lower : float
+        Marginal TV between teacher and student test latents: point estimate and lower
+        confidence bound (certified as the TV method states it).
+    robust_tv_upper : float or None
+        Upper confidence bound on the eps-robust TV
+        :math:`\min_\pi P_\pi(\|z_A - z_B\| > \varepsilon) \le \mathrm{TV}`, which only
+        the ``"paired"`` method gives (``None`` otherwise). It is NOT an upper bound on TV:
+        no assumption-free upper bound on TV exists (example: TV 1 with the robust bound 0.42
+        when every pair is within eps but the laws share no atom).
     tv_joint_estimate, tv_joint_lower : float
         Label-aware TV, :math:`\sum_y \pi_y \mathrm{TV}(P_y, Q_y)`, which equals the joint
         latent-label TV because paired rows share their label. When no class has enough
@@ -153,6 +198,10 @@ class BoundReport:
     split_pairs : bool
         Whether TV was estimated on disjoint halves of the pairs (independent samples, which
         the TV confidence bounds need to be certified, except for :data:`PAIRED_METHODS`).
+    rows_independent : bool
+        Whether the held-out pairs are i.i.d. draws independent of every fitted object, the
+        assumption of every certified term. ``False`` (e.g. a dataset whose test rows reuse
+        samples of other rows) turns every certified term into an estimate.
     alignment : str
         The alignment map of the ``*aligned*`` terms (:mod:`bounds.alignment`).
     gap_norm, pair_distance, relative_gap : float or None
@@ -174,26 +223,29 @@ class BoundReport:
     aligned_certified_bound : float or None
         Clopper-Pearson bound on err_B(h o T_B) from the aligned disagreement; certified.
     certified_target_bound, best_certified_target_bound, margin_transport_bound : float or None
-        CERTIFIED upper bounds on the fine-tuned target model's error err_B(h_B), from the
-        pairing (:mod:`bounds.target_bounds`; rows in :mod:`bounds.target_terms`).
-    dis2_bound : float or None
-        DIS² bound on err_B(h_B), certified under its assumption on the linear critic.
+        CERTIFIED upper bounds on the step-3 target model's error err_B(h_B), the model whose
+        measured error is ``target_error`` (:mod:`bounds.target_bounds`; rows in
+        :mod:`bounds.target_terms`). ``None`` unless ``target_pred`` or ``target_model`` is
+        given: h_B is never refitted.
+    dis2_bound, dis2_logits_bound : float or None
+        DIS² bounds on err_B(h_B) with a linear critic on the latents and on h_B's logits,
+        certified under DIS²'s assumption (the critic class contains the worst shift).
     dis2_estimate, atc_estimate, disagreement_estimate, pair_disagreement, \
     paired_error_estimate : float or None
         ESTIMATES of err_B(h_B) (:mod:`bounds.label_free`).
     w1_aligned, paired_cost : float or None
         W1 between the mapped teacher and the student latents of the unlabeled pairs, and
         the mean cost of the pairing (never below it); estimates.
-    target_head_error : float or None
-        Measured error of the refitted h_B on all held-out rows (reads target labels; the
-        value the target terms are compared with, equal to ``target_error`` when step 3 is
-        a linear probe). The target terms are ``None`` without ``z_target_train``.
     tv_by_alignment : dict
         Marginal TV estimate after each alignment of ``compare_alignments`` (flattened to
         ``tv_aligned_estimate_<name>`` columns by ``to_dict``).
     details : dict
         Per-class TV estimates and the marginal ``TVEstimate``; left out of ``to_dict``.
-        ``details["aligned"]`` says why the aligned terms are ``None`` when they are.
+        ``details["aligned"]`` says why the aligned terms are ``None`` when they are;
+        ``details["transfer_head"]`` is the head h the transfer terms certify (and
+        ``aligned_head`` with ``alignment_map`` the aligned one); ``details["rows"]`` which
+        held-out rows each certified term used; ``details["target_terms"]`` the target
+        terms' own details.
     """
 
     source_error: float
@@ -201,7 +253,7 @@ class BoundReport:
     target_error: float | None
     tv_estimate: float
     tv_lower: float
-    tv_upper: float | None
+    robust_tv_upper: float | None
     tv_joint_estimate: float
     tv_joint_lower: float
     bound: float
@@ -216,6 +268,7 @@ class BoundReport:
     n_tv_classes: int
     tv_class_mass: float
     split_pairs: bool = True
+    rows_independent: bool = True
     alignment: str = "none"
     gap_norm: float | None = None
     pair_distance: float | None = None
@@ -234,6 +287,7 @@ class BoundReport:
     best_certified_target_bound: float | None = None
     margin_transport_bound: float | None = None
     dis2_bound: float | None = None
+    dis2_logits_bound: float | None = None
     dis2_estimate: float | None = None
     atc_estimate: float | None = None
     disagreement_estimate: float | None = None
@@ -241,23 +295,21 @@ class BoundReport:
     paired_error_estimate: float | None = None
     w1_aligned: float | None = None
     paired_cost: float | None = None
-    target_head_error: float | None = None
     tv_by_alignment: dict[str, float] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def status(self, name: str) -> str:
         """Return ``"certified"``, ``"estimate"`` or ``"certified under an assumption"``.
 
-        TV confidence bounds count as certified only when the samples suit the method:
-        independent halves (``split_pairs=True``), or kept pairs for a method of
-        :data:`PAIRED_METHODS`; our choice.
+        :func:`term_status` of ``name`` under this report's ``split_pairs``, ``tv_method``
+        and ``rows_independent``.
         """
-        if name not in _TERMS:
-            raise ValueError(f"name must be one of {sorted(_TERMS)}, got {name!r}")
-        suits = self.split_pairs or self.tv_method in PAIRED_METHODS
-        if name in _TV_LOWER_TERMS and not suits:
-            return "estimate"
-        return _TERMS[name][0]
+        return term_status(
+            name,
+            split_pairs=self.split_pairs,
+            tv_method=self.tv_method,
+            rows_independent=self.rows_independent,
+        )
 
     def certified_terms(self) -> list[str]:
         """Names of the terms that are guarantees at level ``1 - alpha``."""
@@ -432,43 +484,95 @@ class _TVCall:
         )
 
 
+def prior_lower_bounds(y: Any, alpha: float) -> dict[Any, float]:
+    r"""Simultaneous lower confidence bounds on the class prior from i.i.d. labels.
+
+    .. math:: \underline{\pi}_c = \mathrm{CP}^{\mathrm{lower}}_{\alpha / K}(n_c, n)
+
+    one-sided Clopper-Pearson bounds at level ``alpha / K`` for each of the ``K`` observed
+    classes, so that :math:`\underline{\pi}_c \le \pi_c` for every class at once with
+    probability at least ``1 - alpha`` (Bonferroni).
+
+    Examples
+    --------
+    >>> low = prior_lower_bounds([0] * 500 + [1] * 500, 0.05)
+    >>> 0.45 < low[0] < 0.5 and low[0] == low[1]
+    True
+    """
+    classes, counts = np.unique(np.asarray(y), return_counts=True)
+    n, k = int(counts.sum()), len(classes)
+    return {
+        c: clopper_pearson_lower(int(m), n, alpha / k)
+        for c, m in zip(classes.tolist(), counts, strict=True)
+    }
+
+
 def _class_conditional_tv(
     tv: _TVCall,
     source: np.ndarray,
     target: np.ndarray,
     y_source: np.ndarray,
     y_target: np.ndarray,
-    prior: Mapping[Any, float],
+    y_all: np.ndarray,
     *,
     alpha: float,
     min_class_samples: int,
     seed: int,
 ) -> dict[str, Any]:
-    r"""Label-aware TV, :math:`\sum_y \pi_y \mathrm{TV}(P_y, Q_y)`, with its lower bound.
+    r"""Joint latent-label TV, :math:`\sum_y \pi_y \mathrm{TV}(P_y, Q_y)`, with its lower bound.
 
-    Classes with fewer than ``min_class_samples`` rows on either side are skipped (our
-    choice). The estimate renormalises the prior over the kept classes; the lower bound
-    counts skipped classes as TV >= 0 and uses ``alpha / K`` per class (Bonferroni over the
-    ``K`` kept classes), so it holds at level ``1 - alpha`` for the joint TV.
+    .. math::
+
+        \underline{\mathrm{TV}}_{joint} = \sum_{c \in \mathcal K} \underline{\pi}_c
+        \, L_c, \qquad
+        L_c = \text{TV lower bound of class } c \text{ at level } \alpha / (2|\mathcal K|),
+        \quad \underline{\pi}_c = \mathrm{CP}^{\mathrm{lower}}_{\alpha / (2K)}(n_c, n)
+
+    Theorem. Let the ``n`` held-out pairs be i.i.d., with labels shared by both sides (so
+    the label marginals agree and :math:`\mathrm{TV}(P_{AY}, P_{BY}) = \sum_y \pi_y
+    \mathrm{TV}(P_y, Q_y)`). Then :math:`P(\underline{\mathrm{TV}}_{joint} \le
+    \mathrm{TV}(P_{AY}, P_{BY})) \ge 1 - \alpha`.
+
+    Proof sketch. Given the labels, the rows of class c are i.i.d. draws of :math:`P_c` and
+    :math:`Q_c`, so each :math:`L_c \le \mathrm{TV}(P_c, Q_c)` fails with probability at
+    most :math:`\alpha / (2|\mathcal K|)`, whatever the labels; each prior bound
+    :math:`\underline{\pi}_c \le \pi_c` fails with probability at most
+    :math:`\alpha / (2K)` (:func:`prior_lower_bounds`). On the intersection of all these
+    events (probability :math:`\ge 1 - \alpha`, union bound), as :math:`L_c \ge 0` and every
+    TV is :math:`\ge 0`, :math:`\sum_y \pi_y \mathrm{TV}_y \ge \sum_{c \in \mathcal K}
+    \pi_c L_c \ge \sum_{c \in \mathcal K} \underline{\pi}_c L_c`.
+
+    Plugging the empirical prior :math:`\hat\pi` in place of :math:`\underline{\pi}` (as
+    earlier versions did) is NOT valid with i.i.d. labels: when the per-class bounds are
+    tight, :math:`\sum_c \hat\pi_c L_c` exceeds the truth whenever the sample over-represents
+    a high-TV class. Classes with fewer than ``min_class_samples`` rows on either side are
+    left out (:math:`\mathcal K` is the kept set; our choice); the estimate renormalises
+    :math:`\hat\pi` over them. The alpha split in halves is our choice.
     """
     kept = [
-        c for c in prior if min(np.sum(y_source == c), np.sum(y_target == c)) >= min_class_samples
+        c
+        for c in np.unique(y_all).tolist()
+        if min(np.sum(y_source == c), np.sum(y_target == c)) >= min_class_samples
     ]
     if not kept:
         return {"estimate": float("nan"), "lower": 0.0, "per_class": {}, "mass": 0.0}
+    classes, counts = np.unique(y_all, return_counts=True)
+    prior = {c: m / y_all.shape[0] for c, m in zip(classes.tolist(), counts, strict=True)}
+    prior_low = prior_lower_bounds(y_all, alpha / 2)
     seeds = _child_seeds(seed, len(kept))
     per_class = {
-        c: tv(source[y_source == c], target[y_target == c], alpha / len(kept), s)
+        c: tv(source[y_source == c], target[y_target == c], alpha / (2 * len(kept)), s)
         for c, s in zip(kept, seeds, strict=True)
     }
     mass = float(sum(prior[c] for c in kept))
     estimate = sum(prior[c] * per_class[c].estimate for c in kept) / mass
-    lower = sum(prior[c] * per_class[c].lower for c in kept)
+    lower = sum(prior_low[c] * per_class[c].lower for c in kept)
     return {
         "estimate": float(estimate),
         "lower": float(lower),
         "per_class": per_class,
         "mass": mass,
+        "prior_lower": {c: prior_low[c] for c in kept},
     }
 
 
@@ -493,6 +597,12 @@ def compute_bound(
     compare_alignments: Sequence[str] = (),
     z_target_train: Any = None,
     gammas: Any = None,
+    target_pred: Any = None,
+    target_model: Any = None,
+    source_model: Any = None,
+    target_halves: Any = None,
+    z_align_disjoint: bool = False,
+    rows_independent: bool = True,
 ) -> BoundReport:
     r"""Compute every term of the generalization bound from paired latents.
 
@@ -517,7 +627,14 @@ def compute_bound(
     :math:`1\{h(z_B) \ne y\} \le 1\{h(z_A) \ne y\} + 1\{h(z_A) \ne h(z_B)\}` holds on
     every pair, and each term gets a one-sided Clopper-Pearson bound at level ``alpha / 2``
     (the equal split is our choice). It is never below the measured ``transfer_error``.
-    ``tv_lower`` and ``tv_joint_lower`` are lower confidence bounds at ``1 - alpha`` each.
+    ``tv_lower`` and ``tv_joint_lower`` are lower confidence bounds at ``1 - alpha`` each
+    (the joint one with a simultaneous bound on the class prior: :func:`_class_conditional_tv`).
+
+    Every certified term assumes i.i.d. held-out pairs, independent of everything fitted
+    (encoders, heads, maps; including an external teacher file), and alignment rows disjoint
+    from them (an exact repeat of a scored pair is refused unless ``z_align_disjoint``).
+    ``rows_independent=False`` declares the first assumption broken: every certified term is
+    then reported as an estimate (:func:`term_status`).
 
     Parameters
     ----------
@@ -554,12 +671,27 @@ def compute_bound(
         Further alignments whose marginal aligned TV is reported in ``tv_by_alignment``
         (same pair halves and seed as ``tv_aligned_estimate``).
     z_target_train : array-like of shape (n_train, d) or None
-        Student latents of the labelled rows: the fine-tuned target head h_B is fitted on
-        them, and the label-free terms on err_B(h_B) are computed
-        (:func:`bounds.target_terms.compute_target_terms`); ``None`` leaves them ``None``.
+        Student latents of the labelled rows; only the independent copies of
+        ``disagreement_estimate`` are fitted on them (h_B is never refitted).
     gammas : array-like or None
         Margin grid of ``margin_transport_bound`` (``None``: its default grid); a non-empty
         sequence of finite positive numbers, checked even when no term uses it.
+    target_pred, target_model : array-like, LinearHead, callable or None
+        The step-3 target model h_B: its predictions on ``z_target_test`` and/or the model
+        as a function of the student latents (:func:`bounds.target_terms.compute_target_terms`).
+        With neither, the target terms are ``None``. With ``target_pred``, ``target_error``
+        must equal its error (or is set to it): the certificate and the measured error then
+        describe the same model.
+    source_model : LinearHead, callable or None
+        The source head h_A of the target terms (``None``: a probe on ``z_source_train``).
+    target_halves : (array-like, array-like) or None
+        Held-out row indices of the target terms' labelled source rows and unlabeled pairs
+        (a run's ``predictions.csv`` ``split``); ``None`` draws them from ``random_state``.
+    z_align_disjoint : bool
+        The caller vouches that the alignment rows are disjoint by index from the held-out
+        rows (duplicate values are then allowed).
+    rows_independent : bool
+        Whether the held-out pairs are i.i.d. and independent of everything fitted.
 
     Returns
     -------
@@ -598,17 +730,24 @@ def compute_bound(
     if split_pairs is None:
         split_pairs = str(tv_method) not in PAIRED_METHODS
     tv_terms = _tv_terms(tv, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples, seeds)
-    rows = _AlignedRows(zs_tr, y_tr, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples)
+    rows = _AlignedRows(
+        zs_tr, y_tr, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples, z_align_disjoint
+    )
     aligned = _aligned_section(
         tv, rows, alignment, (z_align_source, z_align_target), compare_alignments, seeds
     )
     tv_terms["details"].update(aligned.pop("details"))
+    tv_terms["details"]["transfer_head"] = head
     target = _target_section(
         (zs_tr, y_tr, z_target_train, zs_te, zt_te, y_te),
+        target_pred=target_pred, target_model=target_model, source_model=source_model,
+        halves=target_halves, z_align_disjoint=z_align_disjoint,
         z_align_source=z_align_source, z_align_target=z_align_target, alignment=alignment,
         alpha=alpha, gammas=gammas, random_state=seeds[0],
     )  # fmt: skip
     tv_terms["details"]["target_terms"] = target.pop("details")
+    target_error = _same_model_error(target_error, target.pop("target_error"))
+    tv_terms["details"]["rows"] = _rows_record(tv_terms["details"], y_te.shape[0])
     return BoundReport(
         **target,
         **errors,
@@ -623,7 +762,35 @@ def compute_bound(
         n_test=int(zs_te.shape[0]),
         tv_method=str(tv_method),
         split_pairs=bool(split_pairs),
+        rows_independent=bool(rows_independent),
     )
+
+
+def _same_model_error(given: float | None, measured: float | None) -> float | None:
+    """Return the error of ``target_pred`` when known (``given`` must match it), else ``given``."""
+    if measured is None:
+        return given
+    if given is not None and abs(float(given) - measured) > 1e-9:
+        raise ValueError(
+            f"target_error={given!r} differs from the error of target_pred ({measured!r}): "
+            "the certificate and the measured error must describe the same model; pass the "
+            "step-3 model's own predictions (predictions.csv's y_pred)"
+        )
+    return measured
+
+
+def _rows_record(details: dict[str, Any], n_test: int) -> dict[str, Any]:
+    """Which held-out rows (indices into the test arrays) each certified term used."""
+    target_rows = details.get("target_terms") or {}
+    target_rows = target_rows.get("rows") if isinstance(target_rows, dict) else None
+    tv_rows = details.get("tv_rows", {})
+    return {
+        "certified_bound": f"all held-out rows ({n_test})",
+        "aligned_certified_bound": f"all held-out rows ({n_test})",
+        "tv_lower, tv_joint_lower, tv_aligned_*_lower": tv_rows,
+        "certified_target_bound, best_certified_target_bound, margin_transport_bound, "
+        "dis2_bound, dis2_logits_bound": target_rows,
+    }
 
 
 def _error_terms(
@@ -658,21 +825,24 @@ def _tv_terms(
     """Marginal and label-aware TV between teacher and student test latents."""
     idx_s, idx_t = _pair_halves(y.shape[0], split_pairs, seeds[1])
     marginal = tv(zs[idx_s], zt[idx_t], alpha, seeds[2])
-    classes, counts = np.unique(y, return_counts=True)
-    prior = {c: n / y.shape[0] for c, n in zip(classes.tolist(), counts, strict=True)}
     joint = _class_conditional_tv(
-        tv, zs[idx_s], zt[idx_t], y[idx_s], y[idx_t], prior,
+        tv, zs[idx_s], zt[idx_t], y[idx_s], y[idx_t], y,
         alpha=alpha, min_class_samples=int(min_class_samples), seed=seeds[3],
     )  # fmt: skip
     return {
         "tv_estimate": float(marginal.estimate),
         "tv_lower": float(marginal.lower),
-        "tv_upper": None if marginal.upper is None else float(marginal.upper),
+        "robust_tv_upper": None if marginal.upper is None else float(marginal.upper),
         "tv_joint_estimate": joint["estimate"],
         "tv_joint_lower": joint["lower"],
         "n_tv_classes": len(joint["per_class"]),
         "tv_class_mass": joint["mass"],
-        "details": {"tv_marginal": marginal, "tv_per_class": joint["per_class"]},
+        "details": {
+            "tv_marginal": marginal,
+            "tv_per_class": joint["per_class"],
+            "tv_prior_lower": joint.get("prior_lower", {}),
+            "tv_rows": {"teacher_side": idx_s.tolist(), "student_side": idx_t.tolist()},
+        },
     }
 
 
@@ -688,6 +858,7 @@ class _AlignedRows:
     alpha: float
     split_pairs: bool
     min_class_samples: int
+    align_disjoint: bool = False
 
 
 def _alignment_rows(fit_rows: tuple[Any, Any], rows: _AlignedRows) -> tuple[np.ndarray, ...]:
@@ -697,6 +868,8 @@ def _alignment_rows(fit_rows: tuple[Any, Any], rows: _AlignedRows) -> tuple[np.n
     for name, z, ref in (("z_align_source", zs, rows.zs_te), ("z_align_target", zt, rows.zt_te)):
         if z.shape[1] != ref.shape[1]:
             raise ValueError(f"{name} has {z.shape[1]} features, the test latents {ref.shape[1]}")
+    if not rows.align_disjoint:
+        check_disjoint_rows(zs, zt, rows.zs_te, rows.zt_te)
     return zs, zt
 
 
@@ -718,7 +891,7 @@ def _aligned_terms(tv: _TVCall, rows: _AlignedRows, align: Any, seeds: list[int]
         "tv_aligned_joint_estimate": tvs["tv_joint_estimate"],
         "tv_aligned_joint_lower": tvs["tv_joint_lower"],
         "aligned_bound": errors["source_error"] + tvs["tv_joint_estimate"],
-        "details": {"aligned_tv": tvs["details"]},
+        "details": {"aligned_tv": tvs["details"], "aligned_head": head, "alignment_map": align},
     }
 
 
@@ -755,47 +928,13 @@ def _spread_ratios(z_source: np.ndarray, z_target: np.ndarray) -> dict[str, floa
 
 def _target_section(rows: tuple, **kwargs: Any) -> dict[str, Any]:
     """Compute the label-free target terms, or give ``None`` for each and the reason."""
-    if rows[2] is None:
-        reason = "no z_target_train (student latents of the labelled rows) to fit h_B"
-        return {**dict.fromkeys(TARGET_TERMS), "details": reason}
+    if kwargs["target_pred"] is None and kwargs["target_model"] is None:
+        reason = (
+            "no target_pred or target_model: the target terms bound the step-3 model itself "
+            "and never refit it (a run's predictions.csv and features.npz heads give it)"
+        )
+        return {**dict.fromkeys(TARGET_TERMS), "target_error": None, "details": reason}
     return compute_target_terms(*rows, **kwargs)
-
-
-def _load_features(path: Path) -> dict[str, np.ndarray]:
-    """Read the arrays of ``features.npz``; errors name the file and the missing key."""
-    if not path.is_file():
-        raise FileNotFoundError(f"features file not found: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{path} is not a readable .npz features file: {err}") from None
-    missing = [k for k in FEATURE_KEYS if k not in arrays]
-    if missing:
-        raise ValueError(f"{path} lacks key(s) {missing}; it has {sorted(arrays)}")
-    return arrays
-
-
-def _load_target_error(path: Path) -> float:
-    """``target_error`` from ``result.json`` (or ``1 - target_accuracy``)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"result file not found: {path}")
-    try:
-        result = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is not readable JSON: {err}") from None
-    if not isinstance(result, dict):
-        raise ValueError(f"{path} must hold a JSON object, got {type(result).__name__}")
-    if "target_error" in result:
-        value = result["target_error"]
-    elif "target_accuracy" in result:
-        value = 1.0 - float(result["target_accuracy"])
-    else:
-        raise ValueError(f"{path} lacks key 'target_error' (and 'target_accuracy')")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{path}: target_error must be a number, got {value!r}") from None
 
 
 def bound_from_run(run_dir: str | Path, **kwargs: Any) -> BoundReport:
@@ -826,14 +965,9 @@ def bound_from_run(run_dir: str | Path, **kwargs: Any) -> BoundReport:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"run directory not found: {run_dir}")
-    feats = _load_features(run_dir / "features.npz")
-    if "target_error" not in kwargs:
-        kwargs["target_error"] = _load_target_error(run_dir / "result.json")
-    if "z_target_train" in feats:
-        kwargs.setdefault("z_target_train", feats["z_target_train"])
-    if "z_source_paired" in feats and "z_target_paired" in feats:
-        kwargs.setdefault("z_align_source", feats["z_source_paired"])
-        kwargs.setdefault("z_align_target", feats["z_target_paired"])
+    feats = load_features(run_dir / "features.npz")
+    for key, value in run_model_inputs(run_dir, feats).items():
+        kwargs.setdefault(key, value)
     return compute_bound(
         feats["z_source_train"],
         feats["y_train"],

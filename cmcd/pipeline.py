@@ -44,7 +44,7 @@ from cmcd.distributed import (
     process_group,
     run_on_main,
 )
-from cmcd.finetune import accuracy, finetune
+from cmcd.evaluation import fit_step3, head_arrays, record_predictions
 from cmcd.losses import make_distill_loss
 from cmcd.models import ProjectionHead, file_sha256, load_teacher_state, make_view_encoder
 from cmcd.seeding import seed_for
@@ -60,7 +60,6 @@ __all__ = [
     "init_key",
     "latent_features",
     "plan_steps",
-    "probe_accuracies",
     "run",
     "ssl_key",
     "standardise",
@@ -623,54 +622,29 @@ def _evaluate(
     seed: int,
     out: Path,
 ) -> dict[str, Any]:
-    """Step 3 (:func:`probe_accuracies`) and the saved latents (:func:`latent_features`).
+    """Step 3 (:func:`cmcd.evaluation.fit_step3`), the saved latents and heads, and predictions.
 
     Without labels only the latents are written. The student's latents are taken after
-    step 3, which fine-tunes it in place when ``finetune.epochs > 0``.
+    step 3, which fine-tunes it in place when ``finetune.epochs > 0``, so that the saved
+    target head applied to them is the step-3 model. The reported errors are those of the
+    predictions in ``predictions.csv`` (:func:`cmcd.evaluation.record_predictions`).
     """
     keys = ("target_accuracy", "target_error", "source_accuracy", "source_error")
     result: dict[str, Any] = dict.fromkeys(keys)
     arrays: dict[str, np.ndarray] = {}
+    models = {}
     if views.y is not None:
-        result.update(probe_accuracies(cfg, int(ds.n_classes), teacher, student, views, splits))
+        encoders = {"source": teacher, "target": student}
+        inputs = {"source": views.source, "target": views.target}
+        models = fit_step3(cfg, int(ds.n_classes), encoders, inputs, views.y, splits)
         arrays["y_train"] = views.y[splits.labeled_t].cpu().numpy()
         arrays["y_test"] = views.y[splits.evaluation_t].cpu().numpy()
     arrays.update(latent_features(teacher, student, views, splits))
+    if models:
+        arrays.update(head_arrays(models))
+        result.update(record_predictions(arrays, splits, cfg, dict(ds.info), out))
     _write_npz(arrays, out / FEATURES_FILE)
     return result
-
-
-def probe_accuracies(
-    cfg: dict[str, Any],
-    n_classes: int,
-    teacher: nn.Module,
-    student: nn.Module,
-    views: Views,
-    splits: RunSplits,
-) -> dict[str, float]:
-    """Step 3: the probe on the frozen teacher and LP-FT of the student, scored on eval rows.
-
-    Returns ``source_accuracy``, ``source_error``, ``target_accuracy`` and ``target_error``.
-    """
-    ft, lab, ev, y = cfg["finetune"], splits.labeled_t, splits.evaluation_t, views.y
-    if y is None:
-        raise ValueError("probe_accuracies needs labelled views: views.y is None")
-    sides = (("source", teacher, views.source, 0), ("target", student, views.target, ft["epochs"]))
-    scores: dict[str, float] = {}
-    for side, encoder, x, epochs in sides:
-        model = finetune(
-            encoder,
-            x[lab],
-            y[lab],
-            n_classes,
-            epochs=epochs,
-            lr=ft["lr"],
-            C=ft["C"],
-            seed=seed_for(int(cfg["seed"]), "finetune"),
-        )
-        acc = accuracy(model, x[ev], y[ev])
-        scores.update({f"{side}_accuracy": acc, f"{side}_error": 1.0 - acc})
-    return scores
 
 
 def latent_features(

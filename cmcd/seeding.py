@@ -38,6 +38,7 @@ RUN_STREAMS: tuple[str, ...] = (
     "labeled",
     "paired",
     "bound",
+    "certificate-halves",
 )
 
 

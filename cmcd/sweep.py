@@ -107,7 +107,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "source_error",
     "tv_estimate",
     "tv_lower",
-    "tv_upper",
+    "robust_tv_upper",
     "tv_joint_estimate",
     "tv_joint_lower",
     "bound",
@@ -136,6 +136,8 @@ _BOUND_FIXED = frozenset(
     {
         *("z_source_train", "y_train", "z_source_test", "z_target_test", "y_test"),
         *("target_error", "z_align_source", "z_align_target", "z_target_train"),
+        *("target_pred", "target_model", "source_model", "target_halves"),
+        *("z_align_disjoint", "rows_independent"),
     }
 )
 #: Sections of a run config that do not change the pre-trained teacher (our grouping).

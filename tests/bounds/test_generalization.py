@@ -226,12 +226,16 @@ def test_joint_tv_is_prior_weighted_and_skips_small_classes():
                       random_state=0)  # fmt: skip
     prior = np.array([40, 100, 60]) / 206
     np.testing.assert_allclose(r.tv_joint_estimate, prior @ [0.1, 0.2, 0.3] / prior.sum())
-    np.testing.assert_allclose(r.tv_joint_lower, prior @ [0.05, 0.10, 0.15])
+    # The lower bound weighs each class by a simultaneous lower bound on its prior (alpha/2
+    # over the 4 observed classes), not by the sample prior.
+    prior_low = [beta.ppf(0.03 / 4, m, 206 - m + 1) for m in (40, 100, 60)]
+    np.testing.assert_allclose(r.tv_joint_lower, np.dot(prior_low, [0.05, 0.10, 0.15]))
+    assert r.tv_joint_lower < prior @ [0.05, 0.10, 0.15]
     np.testing.assert_allclose(r.tv_class_mass, 200 / 206)
     assert r.n_tv_classes == 3 and len(rec.calls) == 4
-    assert r.tv_upper == 0.5 and r.tv_method == "mine"
+    assert r.robust_tv_upper == 0.5 and r.tv_method == "mine"
     assert all(c["method"] == "mine" and c["kw"] == {"n_folds": 3} for c in rec.calls)
-    np.testing.assert_allclose([c["alpha"] for c in rec.calls], [0.06, 0.02, 0.02, 0.02])
+    np.testing.assert_allclose([c["alpha"] for c in rec.calls], [0.06, 0.01, 0.01, 0.01])
     assert len({c["random_state"] for c in rec.calls}) == 4  # independent seeds
 
 
@@ -251,7 +255,7 @@ def test_paired_method_keeps_pairs_by_default():
     z, y = labelled_rows([30, 31])
     rec = Recorder()
     r = compute_bound(z, y, z, z, y, estimate_tv=rec, tv_method="paired", random_state=0)
-    assert not r.split_pairs and r.status("tv_upper") == "certified"
+    assert not r.split_pairs and r.status("robust_tv_upper") == "certified"
     for call in rec.calls:
         np.testing.assert_array_equal(call["source"][:, 1], call["target"][:, 1])
     assert compute_bound(z, y, z, z, y, estimate_tv=rec, random_state=0).split_pairs
@@ -262,7 +266,7 @@ def test_real_paired_method_runs():
     rng = np.random.default_rng(9)
     z_a, z_b, y, _ = gaussian_latents(rng, 600, np.array([0.3, 0.0, 0.0]))
     r = compute_bound(*split(z_a, z_b, y, 200), tv_method="paired", random_state=0)
-    assert r.tv_upper is not None and r.tv_upper >= r.tv_estimate
+    assert r.robust_tv_upper is not None and r.robust_tv_upper >= r.tv_estimate
     assert r.tv_lower == 0.0 and r.n_tv_classes == 2
 
 
@@ -300,7 +304,7 @@ def test_report_dict_frame_and_summary(report):
     assert frame.shape[0] == 1
     certified = frame.loc[0, "certified"].split(",")
     assert set(certified) == {
-        *("tv_lower", "tv_upper", "tv_joint_lower", "certified_bound"),
+        *("tv_lower", "robust_tv_upper", "tv_joint_lower", "certified_bound"),
         *("tv_aligned_lower", "tv_aligned_joint_lower", "aligned_certified_bound"),
         *("certified_target_bound", "best_certified_target_bound", "margin_transport_bound"),
     }
@@ -535,3 +539,57 @@ def test_bad_alignment_inputs_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         compute_bound(z_a[50:100], y[50:100], z_a[100:], z_b[100:], y[100:],
                       estimate_tv=crossfit_logistic_tv, **{**base, **kwargs})  # fmt: skip
+
+
+def tight_class_tv(source, target, method="classifier", *, alpha=0.05, random_state=None, **kw):
+    """The tightest valid per-class lower bound of the joint-TV case: 0.9999 on the shifted
+    class (true TV 2 Phi(4) - 1 = 0.99994), 0 on the identical one."""
+    shifted = abs(float(np.mean(source[:, 0]) - np.mean(target[:, 0]))) > 4.0
+    low = 0.9999 if shifted else 0.0
+    return TVEstimate(low, low, None, method, len(source), len(target), alpha, {})
+
+
+def test_joint_tv_lower_covers_with_iid_labels_even_when_class_bounds_are_tight():
+    """Issue case: class 0 is N(-4 e1, I) vs N(+4 e1, I), class 1 the same law; labels i.i.d.
+
+    With per-class bounds as tight as they can be, plugging the sample prior in misses the
+    joint TV (0.49997) whenever class 0 is over-represented (about half the draws); the
+    simultaneous prior bound must cover in >= 95% of 200 draws.
+    """
+    truth = 0.5 * (2 * norm.cdf(4.0) - 1)
+    covered, plug_in_misses = 0, 0
+    for rep in range(200):
+        rng = np.random.default_rng(rep)
+        y = rng.integers(0, 2, size=2000)
+        shift = np.where(y == 0, 4.0, 0.0)[:, None] * np.eye(2)[0]
+        zs = rng.normal(size=(2000, 2)) - shift
+        zt = rng.normal(size=(2000, 2)) + shift
+        r = compute_bound(zs[:200], y[:200], zs, zt, y, estimate_tv=tight_class_tv,
+                          random_state=rep)  # fmt: skip
+        covered += r.tv_joint_lower <= truth
+        plug_in_misses += sum(np.mean(y == c) * r.details["tv_per_class"][c].lower
+                              for c in (0, 1)) > truth  # fmt: skip
+    assert covered >= 190, covered
+    assert plug_in_misses >= 40, plug_in_misses  # the old rule fails often on this case
+
+
+def test_dependent_rows_demote_every_certified_term_to_an_estimate():
+    z, y = labelled_rows([60, 60])
+    r = compute_bound(z, y, z, z + 0.1, y, estimate_tv=zero_tv, rows_independent=False,
+                      random_state=0)  # fmt: skip
+    assert r.certified_terms() == []
+    assert r.status("certified_bound") == "estimate" and r.status("bound") == "estimate"
+    ok = compute_bound(z, y, z, z + 0.1, y, estimate_tv=zero_tv, random_state=0)
+    assert "certified_bound" in ok.certified_terms()
+
+
+def test_target_error_must_be_the_error_of_the_given_predictions():
+    z, y = labelled_rows([60, 60])
+    pred = y.copy()
+    pred[:12] = 1 - pred[:12]
+    r = compute_bound(z, y, z, z + 0.1, y, estimate_tv=zero_tv, target_pred=pred,
+                      random_state=0)  # fmt: skip
+    assert r.target_error == 0.1 and r.certified_target_bound >= 0.1
+    with pytest.raises(ValueError, match="same model"):
+        compute_bound(z, y, z, z + 0.1, y, estimate_tv=zero_tv, target_pred=pred,
+                      target_error=0.2, random_state=0)  # fmt: skip

@@ -55,7 +55,12 @@ def test_features_are_unit_norm_latents_of_the_right_rows(tiny_run):
         "y_test",
         "z_source_paired",
         "z_target_paired",
+        "source_head_weight",
+        "source_head_bias",
+        "target_head_weight",
+        "target_head_bias",
     }
+    assert z["target_head_weight"].shape == (4, 16) and z["target_head_bias"].shape == (4,)
     assert z["z_source_paired"].shape == (result["n_pairs"], 16)
     assert z["z_target_paired"].shape == z["z_source_paired"].shape
     assert z["z_source_train"].shape == (result["n_labeled"], 16)
