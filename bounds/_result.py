@@ -23,8 +23,11 @@ class TVEstimate:
         ``1 - alpha`` over the draw of the samples, ``lower <= TV(P, Q)`` (for the
         classifier method this holds for any fixed classifier family; see each method).
     upper : float or None
-        A valid upper bound where the method has one, else ``None``. No assumption-free
-        upper bound on TV exists, so most methods give ``None``.
+        An upper confidence bound on the quantity ``details["upper_bounds"]`` names, where
+        the method has one, else ``None``. It is NOT an upper bound on TV: no
+        assumption-free upper bound on TV exists. The only method with one, ``"paired"``,
+        bounds the eps-robust TV, min over couplings of P(||X - Y|| > eps), which is at most
+        TV (``robust_tv_upper`` in :class:`bounds.generalization.BoundReport`).
     method : str
         Registry name of the method that produced the estimate.
     n_source, n_target : int

@@ -333,9 +333,14 @@ class BoundReport:
         """Return a text table: each term, its value, and "certified" or "estimate"."""
         head = (
             f"Generalization bound (tv_method={self.tv_method}, alpha={self.alpha:g}, "
-            f"n_train={self.n_train}, n_test={self.n_test})"
+            f"n_train={self.n_train}, n_test={self.n_test}, split_pairs={self.split_pairs})"
         )
         lines = [head]
+        if not self.rows_independent:
+            lines.append(
+                "  held-out rows are not independent (rows_independent=False): every "
+                "certified term reads as an estimate"
+            )
         for name, (_, meaning) in _TERMS.items():
             value = getattr(self, name)
             shown = "n/a" if value is None else f"{value:.4f}"

@@ -180,9 +180,11 @@ if pair_runs is not None:
 #
 # Every label-free term on the fine-tuned target error (`bounds.target_terms`): validity,
 # slack, Spearman and MAE over runs (`bounds.tightness`), then each term against the measured
-# error. Full mode reads `benchmarks/results/target_terms_*.csv` (from
-# `benchmarks/target_bounds.py`, all three sweeps) and shows the teacher ranking; fast mode
-# scores the fast runs above.
+# error. Every term bounds or estimates the error of each run's own step-3 model (its
+# `predictions.csv`), never a refitted head. Full mode reads
+# `benchmarks/results/target_terms_*.csv` (from `benchmarks/target_bounds.py`: the teacher
+# sweep and the LP / LP-FT certificate sweep) and shows the teacher ranking; fast mode scores
+# the fast runs above.
 
 # %%
 from bounds.run_files import target_terms_table  # noqa: E402
@@ -196,7 +198,7 @@ if ctx.fast:
     target_frames = {"mfeat_methods": target_terms_table(dirs, progress=False, random_state=0)}
 else:
     target_frames = {name: pd.read_csv(results / f"target_terms_{name}.csv")
-                     for name in ("digits", "mfeat_methods", "mfeat_teachers")}  # fmt: skip
+                     for name in ("mfeat_teachers", "mfeat_lpft")}  # fmt: skip
 tight = pd.concat([tightness_table(f).assign(sweep=n) for n, f in target_frames.items()])
 ctx.record(tight, "target_tightness")
 for name, frame in target_frames.items():
