@@ -157,9 +157,11 @@ def _check_halves(halves: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
                 f"halves: the {name} rows must be >= {MIN_HALF_ROWS} indices in [0, {n}), "
                 f"got {idx.size} rows"
             )
-    if np.intersect1d(lab, pair).size or np.unique(lab).size < lab.size:
+    repeated = np.unique(lab).size < lab.size or np.unique(pair).size < pair.size
+    if repeated or np.intersect1d(lab, pair).size:
         raise ValueError(
-            "halves: the labelled source rows and the unlabeled pairs must be disjoint"
+            "halves: the labelled source rows and the unlabeled pairs must be disjoint, "
+            "each row at most once"
         )
     return np.sort(lab), np.sort(pair)
 
@@ -169,8 +171,8 @@ def check_disjoint_rows(
     z_align_target: np.ndarray,
     z_source_test: np.ndarray,
     z_target_test: np.ndarray,
-) -> int:
-    """Refuse alignment rows that repeat a scored pair; return 0 when none does.
+) -> None:
+    """Refuse alignment rows that repeat a scored pair.
 
     A certified term needs the rows M, the critic and the mimic are fitted on to be
     independent of the scored rows. The arrays alone cannot show where rows came from; an
@@ -192,7 +194,6 @@ def check_disjoint_rows(
             "the scored rows for the terms to be certified. Pass other rows, or "
             "z_align_disjoint=True if the rows are disjoint by index and merely equal in value"
         )
-    return 0
 
 
 def _pair_keys(z_source: np.ndarray, z_target: np.ndarray) -> list[bytes]:

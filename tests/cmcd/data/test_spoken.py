@@ -187,3 +187,14 @@ def test_spectrograms_carry_the_spoken_class():
     x = ds.x_target.reshape(150, -1)
     scores = cross_val_score(LogisticRegression(max_iter=500), x, ds.y, cv=3)
     assert scores.mean() > 0.3  # chance is 0.1
+
+
+@needs_espeak
+def test_noisy_test_rows_never_carry_a_training_image_and_are_not_independent():
+    clean = _load(n_samples=60)
+    ds = _load(n_samples=60, pair_noise=0.5)
+    train_images = {img.tobytes() for img in clean.x_source[clean.train_idx]}
+    test_images = [img.tobytes() for img in ds.x_source[ds.test_idx]]
+    assert not any(img in train_images for img in test_images)  # no training image leaks
+    assert clean.info["rows_independent"] is True
+    assert ds.info["rows_independent"] is False  # noisy test rows reuse test images
