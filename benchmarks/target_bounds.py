@@ -150,9 +150,7 @@ def write_tables(frames: dict[str, pd.DataFrame], teachers: pd.DataFrame | None)
     (RESULTS / "target_tightness.md").write_text(markdown(tight) + "\n")
     print(markdown(tight))
     if teachers is not None:
-        ranks = rank_teachers(teachers, [*LABEL_FREE, "target_error"])
-        # the measured error reads target labels: a reference row (tau 1), not a term
-        ranks = ranks.assign(label_free=ranks["term"].isin(LABEL_FREE))
+        ranks = rank_teachers(teachers, LABEL_FREE)
         ranks.to_csv(RESULTS / "rank_teachers.csv", index=False)
         (RESULTS / "rank_teachers.md").write_text(markdown(ranks) + "\n")
         print(markdown(ranks[ranks["target"] == "mean"]))
