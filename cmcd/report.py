@@ -4,8 +4,8 @@ Tables (each a :class:`pandas.DataFrame`, one row per group, e.g. per distillati
 plus ``all``):
 
 - :func:`correlation_table`: Spearman rank correlations, e.g. gap ~ TV and TV ~ target error;
-- :func:`coverage_table`: how often the estimated bound and the certified bound sit BELOW
-  the measured errors (a bound below the error it bounds has failed);
+- :func:`coverage_table`: how often a certified bound sits BELOW the error it certifies on
+  the same rows (a sanity check; validity is shown by ``benchmarks/coverage.py``);
 - :func:`condition_means`: mean of every metric per grid condition, seeds averaged.
 
 :func:`sweep_report` reads a sweep folder, builds the tables and the figures of
@@ -24,7 +24,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,9 +34,11 @@ from matplotlib.figure import Figure
 from scipy.stats import spearmanr
 
 from bounds.alignment import ALIGNMENTS
-from cmcd.sweep import METRIC_COLUMNS, read_results
+from cmcd.sweep import METRIC_COLUMNS, SETTING_COLUMNS, read_results
 
 __all__ = [
+    "ASSUMED_CERTIFIES",
+    "CERTIFIES",
     "SweepReport",
     "condition_means",
     "correlation_table",
@@ -59,14 +61,24 @@ ALL = "all"
 #: (``data.pair_noise``, the share of pairs whose partner is of another class).
 DIALS: tuple[str, ...] = ("gap", "pair_noise")
 
-#: Default bound columns and the measured errors they are compared with.
+#: Registry: each CERTIFIED column -> the measured error it certifies. Estimates (``bound``,
+#: ``aligned_bound``, ...) are never counted as bounds.
+CERTIFIES: dict[str, str] = {
+    "certified_bound": "transfer_error",
+    "aligned_certified_bound": "aligned_transfer_error",
+    "certified_target_bound": "target_error",
+    "best_certified_target_bound": "target_error",
+    "margin_transport_bound": "target_error",
+}
+#: Columns certified only under an assumption (DIS²), shown apart from the certified ones.
+ASSUMED_CERTIFIES: dict[str, str] = {
+    "dis2_bound": "target_error",
+    "dis2_logits_bound": "target_error",
+}
+#: Bound columns drawn against the measured errors (estimates and certified), and the errors.
 BOUND_COLUMNS: tuple[str, ...] = ("bound", "certified_bound", "aligned_bound",
                                   "aligned_certified_bound")  # fmt: skip
 ERROR_COLUMNS: tuple[str, ...] = ("transfer_error", "aligned_transfer_error", "target_error")
-#: Bound and error columns a results table may lack (sweeps from before the aligned terms).
-_OPTIONAL_COLUMNS = frozenset(
-    {"aligned_bound", "aligned_certified_bound", "aligned_transfer_error"}
-)
 #: TV columns: the raw marginal TV, then the marginal TV after each alignment map.
 TV_COLUMNS: tuple[str, ...] = (
     "tv_estimate",
@@ -83,7 +95,8 @@ def grid_columns(df: pd.DataFrame) -> list[str]:
     >>> grid_columns(pd.DataFrame(columns=["run_id", "gap", "loss", "tv_estimate"]))
     ['gap', 'loss']
     """
-    return [c for c in df.columns if c != "run_id" and c not in METRIC_COLUMNS]
+    settings = {*METRIC_COLUMNS, *SETTING_COLUMNS, "alignment"}
+    return [c for c in df.columns if c != "run_id" and c not in settings]
 
 
 def dial_column(df: pd.DataFrame) -> str | None:
@@ -171,10 +184,15 @@ def correlation_table(
     *,
     pairs: Sequence[tuple[str, str]] | None = None,
     by: str | None = "loss",
+    random_state: int | None = 0,
 ) -> pd.DataFrame:
     r"""Spearman correlation of each column pair, per value of ``by`` and over all rows.
 
     .. math:: \rho_g(x, y) = \mathrm{Spearman}\big(\{(x_i, y_i) : i \in g\}\big)
+
+    Every rho carries a 95% percentile-bootstrap interval over the rows of its group
+    (:func:`bounds.correlation.correlation_interval`); ``finding`` is True only when the
+    interval excludes 0. A correlation whose interval spans 0 is not a finding. Estimates.
 
     Parameters
     ----------
@@ -184,13 +202,18 @@ def correlation_table(
         Column pairs ``(x, y)``; default :func:`default_pairs`.
     by : str or None
         Grouping column (ignored when absent from ``df``).
+    random_state : int or None
+        Seed of the bootstrap resamples.
 
     Returns
     -------
     pandas.DataFrame
         One row per pair and group (pair-major): columns ``by`` (or ``group``), ``x``,
-        ``y``, ``n``, ``rho`` and its two-sided p-value ``p``.
+        ``y``, ``n``, ``rho``, its two-sided p-value ``p``, ``rho_low``, ``rho_high`` and
+        ``finding``.
     """
+    from bounds.correlation import correlation_interval
+
     pairs = default_pairs(df) if pairs is None else list(pairs)
     _check(df, [c for pair in pairs for c in pair], "correlation_table")
     by = by if by in df.columns else None
@@ -198,8 +221,12 @@ def correlation_table(
     for x, y in pairs:
         for label, part in _grouped(df, by):
             rho, p = spearman(part[x], part[y])
-            rows.append({by or "group": label, "x": x, "y": y, "n": len(part), "rho": rho, "p": p})
-    return pd.DataFrame(rows, columns=[by or "group", "x", "y", "n", "rho", "p"])
+            ci = correlation_interval(part[x], part[y], random_state=random_state)
+            rows.append({by or "group": label, "x": x, "y": y, "n": len(part), "rho": rho,
+                         "p": p, "rho_low": ci["low"], "rho_high": ci["high"],
+                         "finding": ci["finding"]})  # fmt: skip
+    columns = [by or "group", "x", "y", "n", "rho", "p", "rho_low", "rho_high", "finding"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def rho_of(table: pd.DataFrame, x: str, y: str, group: str = ALL) -> float:
@@ -222,24 +249,28 @@ def rho_of(table: pd.DataFrame, x: str, y: str, group: str = ALL) -> float:
 def coverage_table(
     df: pd.DataFrame,
     *,
-    bounds: Sequence[str] = BOUND_COLUMNS,
-    errors: Sequence[str] = ERROR_COLUMNS,
+    bounds: Mapping[str, str] | None = None,
     by: str | None = "loss",
 ) -> pd.DataFrame:
-    r"""Count the runs whose bound sits below a measured error (the bound failed there).
+    r"""Count the runs whose certified bound sits below the error it certifies, on the same rows.
 
     .. math:: \#\{i : B_i < \mathrm{err}_i\}
 
-    The certified bound guarantees ``transfer_error`` (with probability ``1 - alpha`` per
-    run); against ``target_error`` (the fine-tuned model) it is a comparison, not a
-    guarantee.
+    A SANITY CHECK, not evidence of validity: each bound is compared with the error measured
+    on the very held-out rows it was computed from (``certified_bound`` exceeds its sample
+    ``transfer_error`` by construction). Whether a certified term holds at its level is shown
+    by the coverage simulation against a population truth (``benchmarks/coverage.py``).
+    Only certified columns count as bounds (:data:`CERTIFIES`, each against the error it
+    certifies); DIS² (:data:`ASSUMED_CERTIFIES`) is counted in columns of its own, marked
+    ``(assumed)``; estimates never are.
 
     Parameters
     ----------
     df : pandas.DataFrame
         Results table.
-    bounds, errors : sequence of str
-        Bound columns and measured-error columns.
+    bounds : mapping or None
+        Bound column -> error column; ``None``: every pair of :data:`CERTIFIES` and
+        :data:`ASSUMED_CERTIFIES` whose columns ``df`` has with values.
     by : str or None
         Grouping column (ignored when absent from ``df``).
 
@@ -250,22 +281,27 @@ def coverage_table(
 
     Examples
     --------
-    >>> df = pd.DataFrame({"bound": [0.1, 0.5], "transfer_error": [0.2, 0.2]})
-    >>> coverage_table(df, bounds=["bound"], errors=["transfer_error"]).to_dict("records")
-    [{'group': 'all', 'n': 2, 'bound<transfer_error': 1}]
+    >>> df = pd.DataFrame({"certified_bound": [0.1, 0.5], "transfer_error": [0.2, 0.2],
+    ...                    "bound": [0.0, 0.0]})
+    >>> coverage_table(df).to_dict("records")
+    [{'group': 'all', 'n': 2, 'certified_bound<transfer_error': 1}]
     """
-    if bounds is BOUND_COLUMNS:  # the aligned columns are optional, the others required
-        bounds = [b for b in bounds if b in df.columns or b not in _OPTIONAL_COLUMNS]
-    if errors is ERROR_COLUMNS:
-        errors = [e for e in errors if e in df.columns or e not in _OPTIONAL_COLUMNS]
-    _check(df, [*bounds, *errors], "coverage_table")
+    if bounds is None:
+        known = {**CERTIFIES, **ASSUMED_CERTIFIES}
+        bounds = {b: e for b, e in known.items() if _has_values(df, b) and e in df.columns}
+        if not bounds:
+            raise ValueError(
+                f"coverage_table needs a certified column with its error: one of {CERTIFIES}; "
+                f"df has {list(df.columns)}"
+            )
+    _check(df, [*bounds, *bounds.values()], "coverage_table")
     by = by if by in df.columns else None
     rows = []
     for label, part in _grouped(df, by):
         row: dict[str, object] = {by or "group": label, "n": len(part)}
-        for bound in bounds:
-            for error in errors:
-                row[f"{bound}<{error}"] = int(np.sum(part[bound] < part[error]))
+        for bound, error in bounds.items():
+            tag = " (assumed)" if bound in ASSUMED_CERTIFIES else ""
+            row[f"{bound}<{error}{tag}"] = int(np.sum(part[bound] < part[error]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -330,9 +366,15 @@ def summary_tables(df: pd.DataFrame, *, by: str | None = "loss") -> dict[str, pd
 
 
 _TITLES: dict[str, str] = {
-    "correlations": "Spearman correlations over runs",
-    "correlations_of_means": "Spearman correlations of seed-averaged conditions",
-    "coverage": "Runs whose bound sits below the measured error (counts out of n)",
+    "correlations": "Spearman correlations over runs, rho [95% bootstrap interval]; * = finding",
+    "correlations_of_means": (
+        "Spearman correlations of seed-averaged conditions, rho [95% bootstrap interval]; "
+        "* = finding"
+    ),
+    "coverage": (
+        "Runs whose certified bound sits below the error it certifies, on the same rows "
+        "(counts out of n): a sanity check, not a validity test (see benchmarks/coverage.py)"
+    ),
     "means": "Seed-averaged metrics per condition",
     "tightness": "Validity, slack (term - error), Spearman and MAE of every bound and estimate",
 }
@@ -344,10 +386,12 @@ TARGET_FIGURE_TERMS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def pivot_rho(table: pd.DataFrame) -> pd.DataFrame:
+def pivot_rho(table: pd.DataFrame, *, intervals: bool = False) -> pd.DataFrame:
     """Compact view of a :func:`correlation_table`: one row per pair, one column per group.
 
-    Cells hold ``rho``; column names carry the group size, e.g. ``cmc (n=18)``.
+    Cells hold ``rho`` (with ``intervals``: the text ``rho [low, high]``, marked ``*`` when the
+    bootstrap interval excludes 0, i.e. a finding); column names carry the group size, e.g.
+    ``cmc (n=18)``.
 
     Examples
     --------
@@ -359,6 +403,8 @@ def pivot_rho(table: pd.DataFrame) -> pd.DataFrame:
     key = table.columns[0]
     labels = {g: f"{g} (n={n})" for g, n in zip(table[key], table["n"], strict=True)}
     out = table.assign(pair=table["x"] + " ~ " + table["y"], column=table[key].map(labels))
+    if intervals:
+        out = out.assign(rho=[_with_interval(r) for r in out.to_dict("records")])
     wide = out.pivot(index="pair", columns="column", values="rho")
     pairs = list(dict.fromkeys(out["pair"]))
     return (
@@ -366,14 +412,24 @@ def pivot_rho(table: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _with_interval(row: dict) -> str:
+    """``rho [low, high]`` (``*``: the interval excludes 0) of one correlation-table row."""
+    if not np.isfinite(row["rho"]):
+        return "n/a"
+    star = "*" if row.get("finding") else ""
+    return f"{row['rho']:.2f} [{row['rho_low']:.2f}, {row['rho_high']:.2f}]{star}"
+
+
 def to_markdown(tables: dict[str, pd.DataFrame], title: str = "Sweep report") -> str:
     """Render the tables as Markdown sections (3 significant digits).
 
-    Correlation tables are shown pivoted (:func:`pivot_rho`); the long tables keep p-values.
+    Correlation tables are shown pivoted with their bootstrap intervals (:func:`pivot_rho`;
+    ``*`` marks an interval that excludes 0, the only correlations called findings).
     """
     parts = [f"# {title}", ""]
     for name, table in tables.items():
-        shown = pivot_rho(table) if {"x", "y", "rho"} <= set(table.columns) else table
+        is_rho = {"x", "y", "rho"} <= set(table.columns)
+        shown = pivot_rho(table, intervals=True) if is_rho else table
         parts += [
             f"## {_TITLES.get(name, name)}",
             "",

@@ -42,3 +42,33 @@ def test_rank_teachers_averages_seeds_and_scores_kendall():
     np.testing.assert_allclose(ranks[ranks["target"] == "mean"]["kendall_tau"], [1.0])
     with pytest.raises(ValueError, match="column 'nope'"):
         rank_teachers(pd.DataFrame(rows), ["nope"])
+
+
+def test_tau_intervals_and_picks_are_labelled():
+    rng = np.random.default_rng(0)
+    rows = []
+    for target in ("zer", "fou", "kar"):
+        errs = rng.uniform(0.1, 0.5, size=8)
+        for i, err in enumerate(errs):
+            rows.append({"data.target": target, "data.source": f"s{i}", "seed": 0,
+                         "target_error": err, "good": err, "noise": rng.uniform()})  # fmt: skip
+    ranks = rank_teachers(pd.DataFrame(rows), ["good", "noise"])
+    per = ranks[ranks["target"] != "mean"]
+    assert not per["pick_certified"].any()  # a pick after seeing the candidates
+    good = per[per["term"] == "good"]
+    assert (good["kendall_tau"] == 1.0).all() and good["finding"].all()
+    assert (good["tau_low"] > 0.5).all()
+    mean = ranks[ranks["target"] == "mean"].set_index("term")
+    assert mean.loc["good", "finding"]
+    assert (
+        mean.loc["noise", "tau_low"]
+        <= mean.loc["noise", "kendall_tau"]
+        <= mean.loc["noise", "tau_high"]
+    )
+
+
+def test_tightness_spearman_has_a_bootstrap_interval():
+    x = np.linspace(0.1, 0.5, 25)
+    frame = pd.DataFrame({"atc_estimate": x + 0.01, "target_error": x})
+    row = tightness_table(frame).iloc[0]
+    assert row["spearman"] == 1.0 and row["spearman_low"] > 0.9

@@ -120,15 +120,33 @@ def test_pivot_shows_rho_per_pair_and_group():
     )
 
 
-def test_coverage_counts_match_a_naive_loop():
+def test_coverage_counts_certified_columns_only_each_against_its_error():
     df = fake_results(2)
+    df.loc[df.index[:3], "certified_bound"] = 0.0  # three runs below their transfer error
     table = coverage_table(df).set_index("loss")
+    assert "bound<target_error" not in table.columns  # an estimate is never counted
+    assert "certified_bound<target_error" not in table.columns  # nor against another error
     for loss in LOSSES:
         part = df[df["loss"] == loss]
-        expected = sum(b < e for b, e in zip(part["bound"], part["target_error"], strict=True))
-        assert table.loc[loss, "bound<target_error"] == expected
-        assert table.loc[loss, "certified_bound<transfer_error"] == 0
-    assert table.loc["all", "bound<transfer_error"] == int(np.sum(df.bound < df.transfer_error))
+        expected = sum(
+            b < e for b, e in zip(part["certified_bound"], part["transfer_error"], strict=True)
+        )
+        assert table.loc[loss, "certified_bound<transfer_error"] == expected
+    assert table.loc["all", "certified_bound<transfer_error"] == 3
+
+
+def test_correlations_carry_bootstrap_intervals_and_only_intervals_off_zero_are_findings():
+    rng = np.random.default_rng(0)
+    x = np.arange(30.0)
+    df = pd.DataFrame({"a": x, "mono": x**3, "noise": rng.normal(size=30)})
+    table = correlation_table(df, pairs=[("a", "mono"), ("a", "noise")], by=None)
+    mono, noise = table.iloc[0], table.iloc[1]
+    assert mono["rho"] == 1.0 and mono["rho_low"] > 0.95 and mono["finding"]
+    assert noise["rho_low"] < 0 < noise["rho_high"] and not noise["finding"]
+    again = correlation_table(df, pairs=[("a", "mono"), ("a", "noise")], by=None)
+    pd.testing.assert_frame_equal(table, again)
+    shown = pivot_rho(table, intervals=True)
+    assert shown.iloc[0, 1].endswith("*") and not shown.iloc[1, 1].endswith("*")
 
 
 def test_condition_means_average_over_seeds():
@@ -226,8 +244,10 @@ def test_sweep_report_writes_markdown_and_figures(tmp_path):
     text = (tmp_path / "report.md").read_text()
     assert text == report.markdown
     rho = naive_spearman(df["gap"], df["tv_estimate"])
-    assert f"{rho:.3g}" in text
-    assert re.search(rf"\|\s*gap ~ tv_estimate\s*\|.*\|\s*{rho:.3g}\s*\|", text)
+    assert f"{rho:.2f} [" in text  # rho with its bootstrap interval
+    assert re.search(
+        rf"\|\s*gap ~ tv_estimate\s*\|.*\|\s*{rho:.2f} \[[-0-9.]+, [-0-9.]+\]\*?\s*\|", text
+    )
     assert "all (n=72)" in text and "cmc (n=18)" in text
     assert "bound<target_error" in text
 
@@ -240,7 +260,10 @@ def test_a_pair_noise_sweep_is_reported_against_its_dial(tmp_path):
     assert {"tv_vs_pair_noise.png", "error_vs_pair_noise.png"} <= names
     assert not any("_gap" in name for name in names)
     rho = naive_spearman(df["pair_noise"], df["target_error"])
-    assert re.search(rf"\|\s*pair_noise ~ target_error\s*\|.*\|\s*{rho:.3g}\s*\|", report.markdown)
+    assert re.search(
+        rf"\|\s*pair_noise ~ target_error\s*\|.*\|\s*{rho:.2f} \[[-0-9.]+, [-0-9.]+\]\*?\s*\|",
+        report.markdown,
+    )
 
 
 def test_error_vs_dial_figure_draws_the_seed_means_of_the_error():
