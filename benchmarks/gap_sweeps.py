@@ -203,16 +203,18 @@ def section(name: str, df: pd.DataFrame, command: str) -> list[str]:
         "",
         f"Command: `{command}`",
         "",
-        "Spearman rho over runs (x ~ y; p-values in the report tables):",
+        "Spearman rho over runs (x ~ y), rho [95% bootstrap interval over runs]; `*`: the "
+        "interval excludes 0 (a finding); without `*` the rho is not a finding:",
         "",
-        pivot_rho(per_run).to_markdown(index=False, floatfmt=".3g"),
+        pivot_rho(per_run, intervals=True).to_markdown(index=False),
         "",
-        "Spearman rho of seed-averaged conditions:",
+        "Spearman rho of seed-averaged conditions (descriptive: too few points for a finding):",
         "",
         pivot_rho(per_cond).to_markdown(index=False, floatfmt=".3g"),
         "",
-        "Runs whose bound sits BELOW the measured error (count out of n; the certified "
-        "bound is a guarantee for transfer_error only):",
+        "Runs whose certified bound sits BELOW the error it certifies, on the same rows "
+        "(count out of n): a sanity check, not a validity test; validity is the coverage "
+        "study of `benchmarks/coverage.py`:",
         "",
         cover.to_markdown(index=False),
         "",
