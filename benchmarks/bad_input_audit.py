@@ -24,9 +24,12 @@ that is neither a clear error nor correct behaviour, with its message). Takes a 
 
 The cases live in the package ``benchmarks/bad_input/`` (imported as ``bad_input``: running
 this file puts ``benchmarks/`` first on ``sys.path``), one module per topic: the harness
-(:class:`~bad_input.harness.Case`, the subprocess launchers), the fixtures, one module per
-case family and :func:`~bad_input.catalogue.catalogue`. This file runs the cases, classifies
-their outcomes and writes the tables.
+(:class:`~bad_input.harness.Case`, the subprocess launchers), the fixtures, the permission
+faults, one module per case family and :func:`~bad_input.catalogue.catalogue`. This file runs
+the cases, classifies their outcomes and writes the tables. A case expecting a refusal with
+a given exit status (2: usage error, 1: data or system error, 141: a closed pipe) checks it.
+Permission cases use ``chmod``; the superuser ignores modes, so under root the command gets a
+``sitecustomize.py`` that raises the same ``PermissionError`` (:mod:`bad_input.faults`).
 
 Examples
 --------

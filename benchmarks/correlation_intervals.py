@@ -2,10 +2,19 @@
 
 Reads the committed sweep tables (``benchmarks/results/gap_sweep_*.csv``, one row per run)
 and the teacher sweep's target terms (``target_terms_mfeat_teachers.csv``), and recomputes
-each Spearman rho (per loss and over all runs) and the teacher-ranking Kendall tau with a
-percentile-bootstrap interval over runs (:func:`bounds.correlation.correlation_interval`,
-2000 resamples, seed 0). A correlation is a *finding* only when its interval excludes 0.
-Descriptive statistics of estimates; nothing here is certified.
+each correlation the README quotes with a percentile-bootstrap interval over its rows
+(:func:`bounds.correlation.correlation_interval`, 2000 resamples, seed 0):
+
+- ``over = runs``: Spearman rho over the runs of a loss and over all runs;
+- ``over = seed means``: over the grid conditions with seeds averaged (6 gap levels, or
+  8 mfeat view pairs, per loss);
+- ``over = one seed``: the dial against the centred TV within each seed and loss (6 gaps);
+- ``over = targets``: the teacher-ranking Kendall tau averaged over the 6 targets, its
+  interval resampling the targets.
+
+A correlation is a *finding* only when its interval excludes 0; fewer than
+:data:`bounds.correlation.MIN_ROWS` rows get no interval. Descriptive statistics of
+estimates; nothing here is certified.
 
 Writes ``benchmarks/results/correlation_intervals.{csv,md}``.
 
@@ -22,7 +31,7 @@ import pandas as pd
 
 from bounds.target_terms import TARGET_TERMS
 from bounds.tightness import rank_teachers
-from cmcd.report import correlation_table, dial_column
+from cmcd.report import condition_means, correlation_table, dial_column
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -40,15 +49,37 @@ TERMS = (
 )  # fmt: skip
 
 
-def sweep_correlations(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """Rho of each term with the target error (and of the dial with each), per loss and all."""
+def _pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
+    """Each term against the target error, then the dial (when any) against each."""
     terms = [t for t in TERMS if t in frame and frame[t].notna().any()]
     pairs = [(t, "target_error") for t in terms]
     dial = dial_column(frame)
     if dial is not None:
         pairs += [(dial, t) for t in (*terms, "target_error")]
-    table = correlation_table(frame, pairs=pairs, by="loss")
-    return table.rename(columns={"loss": "group"}).assign(sweep=name, statistic="spearman")
+    return pairs
+
+
+def _tidy(table: pd.DataFrame, name: str, over: str) -> pd.DataFrame:
+    return table.rename(columns={"loss": "group"}).assign(
+        sweep=name, statistic="spearman", over=over
+    )
+
+
+def sweep_correlations(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rho over runs, over seed means and within each seed, per loss (and over all runs)."""
+    pairs = _pairs(frame)
+    runs = _tidy(correlation_table(frame, pairs=pairs, by="loss"), name, "runs")
+    means = correlation_table(condition_means(frame), pairs=pairs, by="loss")
+    means = _tidy(means[means["loss"] != "all"], name, "seed means")
+    dial = dial_column(frame)
+    if dial is None:
+        return pd.concat([runs, means], ignore_index=True)
+    seeds = []
+    for seed, part in frame.groupby("seed"):
+        one = correlation_table(part, pairs=[(dial, "tv_aligned_estimate")], by="loss")
+        one = one[one["loss"] != "all"].assign(loss=lambda t, s=seed: t["loss"] + f" seed {s}")
+        seeds.append(_tidy(one, name, "one seed"))
+    return pd.concat([runs, means, *seeds], ignore_index=True)
 
 
 def teacher_taus() -> pd.DataFrame:
@@ -58,17 +89,18 @@ def teacher_taus() -> pd.DataFrame:
     ranks = rank_teachers(frame, terms)
     mean = ranks[ranks["target"] == "mean"]
     return pd.DataFrame({
-        "sweep": "mfeat teachers", "group": "mean over 6 targets", "x": mean["term"],
-        "y": "target_error", "n": 6, "rho": mean["kendall_tau"], "rho_low": mean["tau_low"],
-        "rho_high": mean["tau_high"], "finding": mean["finding"], "statistic": "kendall",
+        "sweep": "mfeat teachers", "over": "targets", "group": "mean over targets",
+        "x": mean["term"], "y": "target_error", "n": mean["n_targets"].astype(int),
+        "rho": mean["kendall_tau"], "rho_low": mean["tau_low"], "rho_high": mean["tau_high"],
+        "finding": mean["finding"], "statistic": "kendall",
     })  # fmt: skip
 
 
 def main() -> None:
     frames = [sweep_correlations(n, pd.read_csv(RESULTS / f)) for n, f in SWEEPS.items()]
     table = pd.concat([*frames, teacher_taus()], ignore_index=True)
-    table = table[["sweep", "statistic", "group", "x", "y", "n", "rho", "rho_low", "rho_high",
-                   "finding"]]  # fmt: skip
+    table = table[["sweep", "statistic", "over", "group", "x", "y", "n", "rho", "rho_low",
+                   "rho_high", "finding"]]  # fmt: skip
     table.to_csv(RESULTS / "correlation_intervals.csv", index=False)
     shown = table.assign(finding=table["finding"].map({True: "yes", False: "no"}))
     text = shown.to_markdown(index=False, floatfmt=".2f")

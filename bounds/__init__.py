@@ -11,37 +11,51 @@ Public API (each name lives in the module named beside it):
 - ``bounds.latent_catalogue``: ground-truth pairs where contrastive latents live (d = 64-128,
   on or near the sphere: von Mises-Fisher pairs, anisotropic spectra, offset class clusters,
   identical laws).
-- ``compute_bound``, ``bound_from_run``, ``BoundReport`` (``bounds.generalization``): every
-  term of the paper's bound for one run, certified or estimated.
+- ``compute_bound``, ``bound_from_run``, ``BoundReport``, ``term_status``
+  (``bounds.generalization``): every term of the paper's bound for one run, certified or
+  estimated, and the status of each under the run's settings.
+- ``compute_target_terms`` (``bounds.target_terms``), ``LinearHead`` (``bounds.heads``): the
+  certificates and estimates of the step-3 target model's own error, from its predictions.
 - ``ALIGNMENTS``, ``make_alignment``, ``gap_terms``, ``spread_terms`` (``bounds.alignment``):
   per-modality alignment maps, modality-gap metrics and each modality's spread.
 - ``LinearProbe`` (``bounds.probe``): the linear probe every head and target model uses.
+- ``PairedGaussianScenario``, ``COVERAGE_TERMS``, ``coverage_study`` (``bounds.coverage``):
+  coverage of every certified term against a population truth.
 """
 
 from bounds._result import TVEstimate
 from bounds.alignment import ALIGNMENTS, gap_terms, make_alignment, spread_terms
 from bounds.api import METHODS, estimate_tv, method_params
 from bounds.classifier import ClassifierTV
-from bounds.generalization import BoundReport, bound_from_run, compute_bound
+from bounds.coverage import COVERAGE_TERMS, PairedGaussianScenario, coverage_study
+from bounds.generalization import BoundReport, bound_from_run, compute_bound, term_status
+from bounds.heads import LinearHead
 from bounds.partition import PartitionTV
 from bounds.probe import LinearProbe
 from bounds.robust_ot import PairedTV, RobustOTTV
+from bounds.target_terms import compute_target_terms
 
 __all__ = [
     "ALIGNMENTS",
     "BoundReport",
+    "COVERAGE_TERMS",
+    "LinearHead",
     "LinearProbe",
     "METHODS",
     "ClassifierTV",
+    "PairedGaussianScenario",
     "PairedTV",
     "PartitionTV",
     "RobustOTTV",
     "TVEstimate",
     "bound_from_run",
     "compute_bound",
+    "compute_target_terms",
+    "coverage_study",
     "estimate_tv",
     "gap_terms",
     "spread_terms",
     "make_alignment",
     "method_params",
+    "term_status",
 ]

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from bounds.correlation import correlation_interval
+from bounds.correlation import bootstrap_interval, correlation_interval
 
 __all__ = ["TERM_TARGETS", "rank_teachers", "tightness_table"]
 
@@ -51,11 +51,13 @@ TERM_TARGETS: dict[str, tuple[str, str]] = {
 }
 
 
-def _term_row(term: str, kind: str, error: str, frame: pd.DataFrame) -> dict[str, object]:
+def _term_row(
+    term: str, kind: str, error: str, frame: pd.DataFrame, random_state: int | None
+) -> dict[str, object]:
     both = frame[[term, error]].apply(pd.to_numeric, errors="coerce").dropna()
     value, measured = both[term].to_numpy(float), both[error].to_numpy(float)
     slack = value - measured
-    rho = correlation_interval(value, measured)
+    rho = correlation_interval(value, measured, random_state=random_state)
     return {
         "term": term,
         "kind": kind,
@@ -67,12 +69,16 @@ def _term_row(term: str, kind: str, error: str, frame: pd.DataFrame) -> dict[str
         "spearman": rho["value"],
         "spearman_low": rho["low"],
         "spearman_high": rho["high"],
+        "finding": rho["finding"],
         "mae": float(np.mean(np.abs(slack))),
     }
 
 
 def tightness_table(
-    frame: pd.DataFrame, terms: Mapping[str, tuple[str, str]] | None = None
+    frame: pd.DataFrame,
+    terms: Mapping[str, tuple[str, str]] | None = None,
+    *,
+    random_state: int | None = 0,
 ) -> pd.DataFrame:
     """One row per term present in ``frame`` (a sweep's results, one row per run).
 
@@ -83,13 +89,17 @@ def tightness_table(
         error is missing are left out of that term's row (``n_runs`` says how many remain).
     terms : mapping or None
         ``term -> (kind, error column)``; ``None`` uses :data:`TERM_TARGETS`.
+    random_state : int or None
+        Seed of the bootstrap resamples of each Spearman interval.
 
     Returns
     -------
     DataFrame
         Columns term, kind, compared_with, n_runs, validity, median_slack, p90_slack,
-        spearman (with its bootstrap interval spearman_low, spearman_high), mae. Values are
-        descriptive statistics of estimates over runs.
+        spearman (with its 95% bootstrap interval over runs, spearman_low, spearman_high),
+        finding (the interval excludes 0), mae. Values are descriptive statistics of
+        estimates over runs; ``validity`` compares each bound with the error of the same
+        rows (a sanity check, not a coverage test).
 
     Examples
     --------
@@ -99,7 +109,7 @@ def tightness_table(
     """
     terms = TERM_TARGETS if terms is None else terms
     rows = [
-        _term_row(term, kind, error, frame)
+        _term_row(term, kind, error, frame, random_state)
         for term, (kind, error) in terms.items()
         if term in frame and error in frame and frame[term].notna().any()
     ]
@@ -113,15 +123,18 @@ def rank_teachers(
     target: str = "data.target",
     source: str = "data.source",
     error: str = "target_error",
+    random_state: int | None = 0,
 ) -> pd.DataFrame:
     r"""Kendall's tau between each label-free term and the measured error, across teachers.
 
     .. math:: \tau_t = \mathrm{Kendall}\big(\{\text{term}(s, t)\}_s,\ \{\text{err}(s, t)\}_s\big)
 
     Runs are first averaged over every other column (seeds, for instance) per (target,
-    source). A target with fewer than two teachers gets ``nan``. The last rows (target
+    source). A target with fewer than three teachers gets ``nan``. The last rows (target
     ``"mean"``) average tau over targets, with a percentile-bootstrap interval over the
-    targets; each per-target tau has one over the teachers (wide with 5 teachers: honest).
+    targets (it reflects the spread between targets only); each per-target tau has one over
+    the teachers, ``nan`` with fewer than :data:`bounds.correlation.MIN_ROWS` teachers.
+    ``random_state`` seeds every bootstrap.
 
     Returns
     -------
@@ -129,24 +142,28 @@ def rank_teachers(
         One row per target and term: ``target``, ``term``, ``n_teachers``, ``kendall_tau``,
         ``tau_low``, ``tau_high``, ``finding`` (the interval excludes 0), ``best_by_term``
         (the teacher the term ranks first), ``best_by_error`` and ``pick_certified``
-        (always False: a pick after seeing every candidate is not certified at alpha).
+        (always False: a pick after seeing every candidate is not certified at alpha); the
+        ``"mean"`` rows give ``n_targets``, the targets with a defined tau.
     """
     for column in (target, source, error, *terms):
         if column not in frame:
             raise ValueError(f"column {column!r} not in the results; columns: {sorted(frame)}")
     means = frame.groupby([target, source])[[error, *terms]].mean().reset_index()
     rows = [
-        _rank_row(tgt, term, group, source, error)
+        _rank_row(tgt, term, group, source, error, random_state)
         for tgt, group in means.groupby(target)
         for term in terms
     ]
     out = pd.DataFrame(rows)
-    return pd.concat([out, _mean_rows(out)], ignore_index=True)
+    return pd.concat([out, _mean_rows(out, random_state)], ignore_index=True)
 
 
-def _rank_row(tgt: str, term: str, group: pd.DataFrame, source: str, error: str) -> dict:
+def _rank_row(
+    tgt: str, term: str, group: pd.DataFrame, source: str, error: str, random_state: int | None
+) -> dict:
     """Kendall tau of one term across the teachers of one target, with its interval."""
-    tau = correlation_interval(group[term], group[error], method="kendall")
+    tau = correlation_interval(group[term], group[error], method="kendall",
+                               random_state=random_state)  # fmt: skip
     return {
         "target": tgt, "term": term, "n_teachers": len(group), "kendall_tau": tau["value"],
         "tau_low": tau["low"], "tau_high": tau["high"], "finding": tau["finding"],
@@ -156,17 +173,13 @@ def _rank_row(tgt: str, term: str, group: pd.DataFrame, source: str, error: str)
     }  # fmt: skip
 
 
-def _mean_rows(out: pd.DataFrame) -> pd.DataFrame:
+def _mean_rows(out: pd.DataFrame, random_state: int | None) -> pd.DataFrame:
     """Tau averaged over targets, with a percentile-bootstrap interval over the targets."""
-    rng = np.random.default_rng(0)
     rows = []
     for term, part in out.groupby("term", sort=False):
-        taus = part["kendall_tau"].to_numpy(float)
-        taus = taus[np.isfinite(taus)]
-        row = {"target": "mean", "term": term, "kendall_tau": float(np.mean(taus))}
-        if taus.size >= 2:
-            boot = taus[rng.integers(0, taus.size, size=(2000, taus.size))].mean(axis=1)
-            row["tau_low"], row["tau_high"] = np.quantile(boot, [0.025, 0.975]).tolist()
-            row["finding"] = bool(row["tau_low"] > 0 or row["tau_high"] < 0)
-        rows.append(row)
+        mean = bootstrap_interval(lambda v: v.mean(axis=1), part["kendall_tau"],
+                                  random_state=random_state)  # fmt: skip
+        rows.append({"target": "mean", "term": term, "n_targets": mean["n"],
+                     "kendall_tau": mean["value"], "tau_low": mean["low"],
+                     "tau_high": mean["high"], "finding": mean["finding"]})  # fmt: skip
     return pd.DataFrame(rows)

@@ -24,7 +24,47 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["check_choice", "check_count", "check_number", "did_you_mean"]
+__all__ = [
+    "DataError",
+    "check_choice",
+    "check_count",
+    "check_number",
+    "check_size",
+    "did_you_mean",
+    "number_from_text",
+]
+
+
+class DataError(ValueError):
+    """A file's content cannot be used: unreadable, damaged, or not what it must hold.
+
+    A ``ValueError`` (so every ``except ValueError`` still catches it); the CLI exits with
+    status 1 for it, and with 2 for the other ``ValueError`` s (a key, an argument or a file
+    refused as given).
+    """
+
+
+def number_from_text(value: Any) -> Any:
+    """Return a numeric string as a number (int when integral), anything else unchanged.
+
+    YAML 1.1 (PyYAML) reads ``1e-3`` and ``1e9`` as strings (its floats need a dot), so the
+    config and ``--set`` accept numeric strings for numeric keys (our choice). Booleans and
+    non-numeric strings are returned as they are, for the check to refuse.
+
+    Examples
+    --------
+    >>> number_from_text("1e-3"), number_from_text("1e3"), number_from_text("fast")
+    (0.001, 1000, 'fast')
+    """
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return value
+    if number.is_integer() and abs(number) < 2**63:
+        return int(number)
+    return number
 
 
 def check_count(value: Any, name: str, minimum: int = 1) -> int:
@@ -51,6 +91,30 @@ def check_count(value: Any, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_size(value: Any, name: str, minimum: int, maximum: int) -> int:
+    """Return ``value`` as an int in ``[minimum, maximum]``; the cap is named in the message.
+
+    Sizes that allocate memory (widths, batch sizes) are capped before any compute, so a
+    typo such as ``latent_dim: 1000000000`` is refused in a line, not by the allocator.
+
+    Examples
+    --------
+    >>> check_size(64, "latent_dim", 1, 8192)
+    64
+    >>> check_size(10**9, "latent_dim", 1, 8192)
+    Traceback (most recent call last):
+        ...
+    ValueError: latent_dim must be at most 8192 (a cap on sizes that allocate memory, our choice), got 1000000000
+    """  # noqa: E501
+    value = check_count(value, name, minimum)
+    if value > maximum:
+        raise ValueError(
+            f"{name} must be at most {maximum} (a cap on sizes that allocate memory, our "
+            f"choice), got {value!r}"
+        )
+    return value
 
 
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -100,7 +164,8 @@ def check_number(
     if ok and high is not None:
         ok = value < high if high_open else value <= high
     if not ok:
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+        kind = " (a string)" if isinstance(value, str) else ""
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}{kind}")
     return float(value)
 
 

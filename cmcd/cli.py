@@ -7,17 +7,28 @@ parser from that registry. Run ``cmcd <command> --help`` for examples.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
+import logging
+import os
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from bounds.generalization import BoundReport
+
+from cmcd._checks import DataError
 from cmcd.executors import EXECUTORS, MissingExtraError
 
 __all__ = [
     "BOUND_EXAMPLES",
+    "ERROR_CODES",
     "build_parser",
     "COMMANDS",
     "HEADER_CHOICES",
@@ -110,25 +121,37 @@ def _index_col(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
+def _seed(text: str) -> int:
+    """``--seed``: an integer in [0, 2**32 - 1], numpy's range of seeds."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, 2**32 - 1], got {text!r}")
+    return value
+
+
 def _add_tv(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", help="source sample file (.npy, .npz[:KEY], .csv, .parquet)")
     p.add_argument("target", help="target sample file")
     p.add_argument("--method", default="classifier", help="estimator name (bounds.METHODS)")
     p.add_argument("--alpha", type=float, default=0.05, help="miscoverage of the lower bound")
-    p.add_argument("--seed", type=int, default=0, help="random_state of the estimator")
+    p.add_argument("--seed", type=_seed, default=0, help="random_state of the estimator")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--header",
         default="infer",
         choices=sorted(HEADER_CHOICES),
-        help="CSV: does the first row name the columns? (infer: yes unless it is all numbers)",
+        help="CSV: does the first row name the columns? (infer: yes unless it is numbers like "
+        "the rows below it; rules in cmcd.data.files)",
     )
     p.add_argument(
         "--index-col",
         type=_index_col,
         default=None,
-        help="CSV/parquet: a column (position or name) to drop as the row index; without it "
-        "an unnamed leading integer column (pandas' df.to_csv index) is refused",
+        help="CSV/parquet: a column (position or name) to drop as the row index (pandas' "
+        "further index columns go too); without it an index column is refused",
     )
 
 
@@ -171,14 +194,20 @@ REPORT_EXAMPLES = """examples:
 """
 
 
+MAX_PROCESSES = 1024
+"""Cap on ``--threads`` and ``--workers`` (our choice)."""
+
+
 def _positive_int(text: str) -> int:
-    """Parse ``--threads`` or ``--workers``: an integer >= 1 (argparse names the option)."""
-    from cmcd._checks import check_count
+    """Parse ``--threads`` or ``--workers``: an integer in [1, 1024] (argparse names it)."""
+    from cmcd._checks import check_size
 
     try:
-        return check_count(int(text), "the value", 1)
+        return check_size(int(text), "the value", 1, MAX_PROCESSES)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"must be an integer >= 1 and at most {MAX_PROCESSES}, got {text!r}"
+        ) from None
 
 
 def _add_sweep(p: argparse.ArgumentParser) -> None:
@@ -284,8 +313,28 @@ def _cmd_bound(args: argparse.Namespace) -> int:
         alignment=args.alignment,
         compare_alignments=args.compare_alignments,
     )
-    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    print(json.dumps(_bound_json(report), indent=2, default=str) if args.json else report.summary())
     return 0
+
+
+def _bound_json(report: BoundReport) -> dict[str, object]:
+    """Return a run's bound as JSON: values, each term's status, settings and rows used.
+
+    Errors read off held-out labels are ``"measured"``, as in a sweep's ``columns.json``.
+    """
+    from bounds.generalization import TERMS
+    from cmcd.columns import MEASURED
+
+    status = {n: "measured" if n in MEASURED else report.status(n) for n in TERMS}
+    return {
+        "values": report.to_dict(),
+        "status": status,
+        "alpha": report.alpha,
+        "split_pairs": report.split_pairs,
+        "tv_method": report.tv_method,
+        "rows_independent": report.rows_independent,
+        "rows": report.details.get("rows"),
+    }
 
 
 def _print_sweep_bounds(path: Path, as_json: bool) -> int:
@@ -308,16 +357,20 @@ def _print_sweep_bounds(path: Path, as_json: bool) -> int:
     columns = [c for c in columns if c in df.columns]
     coverage = coverage_table(df, by=None)
     if as_json:
-        print(
-            json.dumps(
-                {"runs": df[columns].to_dict("records"), "coverage": coverage.to_dict("records")},
-                indent=2,
-                default=str,
-            )
-        )
+        from cmcd.columns import read_column_status
+
+        out = {
+            "runs": df[columns].to_dict("records"),
+            "coverage": coverage.to_dict("records"),
+            "columns": read_column_status(path),
+        }
+        print(json.dumps(out, indent=2, default=str))
     else:
         print(df[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        print("\nruns whose bound sits below the measured error:")
+        print(
+            "\nruns whose certified bound sits below the error it certifies, on the same rows "
+            "(a sanity check, not a validity test):"
+        )
         print(coverage.to_string(index=False))
     return 0
 
@@ -402,12 +455,17 @@ def _cmd_rank(args: argparse.Namespace) -> int:
                          f"{sorted(frame.columns)}")  # fmt: skip
     if args.target not in frame:
         frame[args.target] = "all"
-    free = [t for t in TARGET_TERMS if t != "target_head_error"]
+    free = [t for t in TARGET_TERMS if t != "target_head_error"]  # measured, when present
     terms = args.terms or [t for t in free if t in frame and frame[t].notna().any()]
     if not terms:
         raise ValueError("the results hold no label-free target term; rerun the sweep's bound")
     ranks = rank_teachers(frame, terms, target=args.target, source=args.source)
     print(ranks.to_markdown(index=False, floatfmt=".3f"))
+    print(
+        "\nkendall_tau [tau_low, tau_high]: 95% bootstrap interval (estimates); finding: it "
+        "excludes 0. best_by_term is picked after seeing every teacher's value: not "
+        "certified at alpha for the picked teacher."
+    )
     return 0
 
 
@@ -437,9 +495,19 @@ COMMANDS: dict[str, tuple[str, str, Callable, Callable]] = {
 }
 
 
+def _add_debug(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=default,
+        help="show the Python traceback of an error instead of its one-line message",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser from :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(prog="cmcd", description=__doc__.splitlines()[0])
+    _add_debug(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, examples, add_args, handler) in COMMANDS.items():
         p = sub.add_parser(
@@ -450,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         add_args(p)
+        _add_debug(p, default=argparse.SUPPRESS)
         p.set_defaults(handler=handler)
     return parser
 
@@ -457,26 +526,118 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; errors are reported as one line on stderr, never as a traceback.
 
-    Bad input exits with code 2, a non-finite training loss with 1 and Ctrl-C with 130
-    (``128 + SIGINT``, the shell convention).
+    Exit status (our choice, after the shell conventions): 0 success; 2 a usage error (a
+    config key, an argument or a file refused as given, argparse's own errors); 1 a data or
+    system error (a file that cannot be read or holds damaged content,
+    :class:`cmcd._checks.DataError`, permissions, a read-only folder, memory, a non-finite
+    training loss, an internal error); 130 Ctrl-C (``128 + SIGINT``); 141 the reader of
+    stdout went away (``cmcd defaults | head``: ``128 + SIGPIPE``, nothing printed).
+    ``--debug`` (anywhere on the line, or ``CMCD_DEBUG=1``) re-raises with the traceback.
     """
+    raw = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in raw or os.environ.get("CMCD_DEBUG", "") not in ("", "0")
+    command = "cmcd"
     try:
         args = build_parser().parse_args(argv)
-        return _dispatch(args)
+        command = f"cmcd {args.command}"
+        with _stderr_lines(command):
+            code = args.handler(args)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
     except KeyboardInterrupt:
         print("cmcd: interrupted (Ctrl-C)", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _broken_pipe()
+    except Exception as err:
+        if debug:
+            raise
+        code, message = _error_line(err)
+        print(f"{command}: error: {message}", file=sys.stderr)
+        return code
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _broken_pipe() -> int:
+    """Point stdout at /dev/null (so the exit flush raises nothing) and return 141."""
     try:
-        return args.handler(args)
-    except (ValueError, FileNotFoundError, MissingExtraError) as err:
-        print(f"cmcd {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except FloatingPointError as err:  # cmcd.training.NonFiniteLossError
-        print(f"cmcd {args.command}: error: {err}", file=sys.stderr)
-        return 1
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests)
+        pass
+    return 141
+
+
+ERROR_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (MissingExtraError, 2),
+    (DataError, 1),
+    (FileNotFoundError, 2),
+    (IsADirectoryError, 2),
+    (NotADirectoryError, 2),
+    (ValueError, 2),
+    (FloatingPointError, 1),  # cmcd.training.NonFiniteLossError
+    (MemoryError, 1),
+    (OSError, 1),
+)
+"""Exception class -> exit status, first match wins; anything else exits 1."""
+
+
+_OS_HINTS = {
+    errno.EACCES: "check its permissions",
+    errno.EPERM: "check its permissions",
+    errno.ENOSPC: "free some disk space, then rerun (finished steps are kept)",
+    errno.EROFS: "it is on a read-only file system: use another --out folder",
+}
+"""errno -> what to do, appended to the one-line message of an ``OSError``."""
+
+
+def _error_line(err: BaseException) -> tuple[int, str]:
+    """Return (exit status, one-line message) for an exception that reached :func:`main`."""
+    code = next((c for kind, c in ERROR_CODES if isinstance(err, kind)), 1)
+    text = " ".join(str(err).split())
+    if isinstance(err, MemoryError) or "can't allocate memory" in text:
+        return 1, (
+            f"out of memory ({text[:160] or type(err).__name__}): reduce the sizes in the "
+            "config (model.*, batch sizes, data.n_samples) or use a machine with more memory"
+        )
+    if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
+        if err.filename is not None:
+            hint = _OS_HINTS.get(err.errno, "check the path")
+            return code, f"{err.filename}: {err.strerror or text}; {hint}"
+    if code == 1 and not isinstance(err, (DataError, FloatingPointError, OSError)):
+        text = (
+            f"internal error {type(err).__name__}: {text[:300]} (please report it; rerun with "
+            "--debug for the traceback)"
+        )
+    return code, text
+
+
+@contextlib.contextmanager
+def _stderr_lines(command: str) -> Iterator[None]:
+    """While a command runs: warnings print as one line, the readers' decisions too.
+
+    The table reader (:mod:`cmcd.data.files`) logs what it decided about a file (header,
+    index, dropped columns, rows) to the ``cmcd`` logger at INFO; the CLI shows it.
+    """
+    logger = logging.getLogger("cmcd")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{command}: %(message)s"))
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        text = " ".join(str(message).split())
+        print(f"{command}: warning: {text}", file=sys.stderr)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show
+            yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 if __name__ == "__main__":  # pragma: no cover

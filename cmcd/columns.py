@@ -5,8 +5,10 @@ for each column its ``status`` and ``meaning``, and the settings the statuses de
 (``alpha``, ``split_pairs``, ``tv_method``, ``rows_independent``). A bound term's status is
 :func:`bounds.generalization.term_status` under each row's settings; when rows differ, the
 weakest status over the rows (our choice: a column is only as certified as its least
-certified row). Other columns are ``"estimate"`` (measured errors and accuracies of a sample)
-or ``"setting"`` (run id, grid values, run settings, timings).
+certified row). Errors and accuracies read off held-out labels are ``"measured"``
+(:data:`MEASURED`: what the bounds are compared with, sample values of the held-out rows);
+the per-alignment TVs are ``"estimate"``; everything else is ``"setting"`` (run id, grid
+values, run settings, timings).
 """
 
 from __future__ import annotations
@@ -21,20 +23,40 @@ from bounds.generalization import STATUSES, TERMS, term_status
 from cmcd._io import write_text_atomic
 from cmcd.sweep import SETTING_COLUMNS
 
-__all__ = ["COLUMNS_FILE", "SETTING_COLUMNS", "column_status", "read_column_status",
+__all__ = ["COLUMNS_FILE", "MEASURED", "SETTING_COLUMNS", "column_status", "read_column_status",
            "write_column_status"]  # fmt: skip
 
 COLUMNS_FILE = "columns.json"
 #: Status of a column that is neither a term nor a measured value.
 SETTING = "setting"
+#: Registry: columns measured against held-out labels -> what they measure (status
+#: ``"measured"``, our word: neither a bound nor an estimate of one).
+MEASURED: dict[str, str] = {
+    "target_error": "error of the step-3 target model on the held-out target rows",
+    "target_accuracy": "1 - target_error (held-out target rows)",
+    "source_error": "err_A(h): the head on the held-out teacher latents",
+    "transfer_error": "err_B(h): the same head on the held-out student latents",
+    "aligned_source_error": "err_A(h o T_A) on the held-out aligned teacher latents",
+    "aligned_transfer_error": "err_B(h o T_B) on the held-out aligned student latents",
+}
+
+
+def _setting(row: dict[str, Any], name: str, default: Any) -> Any:
+    """Return a row's setting; ``default`` (``term_status``'s) when absent or empty."""
+    value = row.get(name)
+    if value is None or (isinstance(value, float) and value != value):
+        return default
+    if isinstance(value, str) and value in ("True", "False"):
+        return value == "True"
+    return value
 
 
 def _row_status(name: str, row: dict[str, Any]) -> str:
     return term_status(
         name,
-        split_pairs=bool(row.get("split_pairs", True)),
-        tv_method=str(row.get("tv_method", "classifier")),
-        rows_independent=bool(row.get("rows_independent", True)),
+        split_pairs=bool(_setting(row, "split_pairs", True)),
+        tv_method=str(_setting(row, "tv_method", "classifier")),
+        rows_independent=bool(_setting(row, "rows_independent", True)),
     )
 
 
@@ -43,12 +65,12 @@ def _weakest(statuses: list[str]) -> str:
 
 
 def _status_of(column: str, rows: list[dict[str, Any]]) -> tuple[str, str]:
+    if column in MEASURED:
+        return "measured", MEASURED[column]
     if column in TERMS:
         return _weakest([_row_status(column, r) for r in rows]), TERMS[column][1]
     if column.startswith("tv_aligned_estimate_"):
         return "estimate", "marginal TV after the named alignment (an estimate)"
-    if column == "target_accuracy":
-        return "estimate", "1 - target_error (measured on the held-out rows)"
     return SETTING, "run id, grid value, run setting or timing"
 
 

@@ -27,7 +27,15 @@ from typing import Any
 
 import yaml
 
-from cmcd._checks import check_choice, check_count, check_number, did_you_mean
+from cmcd._checks import (
+    DataError,
+    check_choice,
+    check_count,
+    check_number,
+    check_size,
+    did_you_mean,
+    number_from_text,
+)
 
 __all__ = [
     "apply_overrides",
@@ -40,6 +48,11 @@ __all__ = [
     "DOCS",
     "get_dotted",
     "load_config",
+    "MAX_BATCH",
+    "MAX_EPOCHS",
+    "MAX_LAYERS",
+    "MAX_OPTION_INT",
+    "MAX_WIDTH",
     "resolve_config",
     "set_dotted",
     "validate_config",
@@ -86,22 +99,36 @@ DEFAULTS: dict[str, Any] = {
     "device": "auto",
 }
 
+MAX_WIDTH = 8192
+"""Cap on ``model.latent_dim``, ``model.projection_dim`` and each ``model.hidden`` width (our
+choice: a 8192 x 8192 layer already holds 67M weights)."""
+MAX_LAYERS = 64
+"""Cap on the number of ``model.hidden`` layers (our choice)."""
+MAX_BATCH = 2**20
+"""Cap on ``pretrain.batch_size`` and ``distill.batch_size`` (our choice)."""
+MAX_EPOCHS = 10**6
+"""Cap on every ``*.epochs`` key (our choice)."""
+MAX_OPTION_INT = 10**7
+"""Cap on every integer ``data.*`` option and ``distill.params`` value (sizes such as
+``n_samples`` or ``queue_size``; our choice)."""
+
 DOCS: dict[str, str] = {
     "data.name": "dataset registry name (mfeat, digits, fashion, synthetic, npz, csv, parquet); "
     "the other data.* keys are that dataset's options (cmcd.data.dataset_options)",
-    "model.latent_dim": "dimension (>= 1) of the shared latent space of teacher and student "
+    "model.latent_dim": "dimension (1 to 8192) of the shared latent space of teacher and student "
     "encoders",
-    "model.hidden": "hidden widths (a list of integers >= 1) of MLP encoders (vector views)",
+    "model.hidden": "hidden widths (a list of at most 64 integers, each 1 to 8192) of MLP "
+    "encoders (vector views)",
     "model.source_arch": "encoder for the source view: auto, mlp, cnn, spec_cnn or "
     "package.module:factory (factory(input_shape, latent_dim) -> nn.Module; auto: by view kind)",
     "model.target_arch": "encoder for the target view: auto, mlp, cnn, spec_cnn or "
     "package.module:factory (factory(input_shape, latent_dim) -> nn.Module; auto: by view kind)",
-    "model.projection_dim": "output width (>= 1) of the SSL projection head",
+    "model.projection_dim": "output width (1 to 8192) of the SSL projection head",
     "model.teacher_weights": "path to a state-dict file for the source encoder; skips step 1 "
     "(null: pre-train the teacher with SSL)",
     "pretrain.epochs": "epochs (>= 0) of SimCLR pre-training (source teacher; target with "
     "target_ssl); 0 keeps the encoder at its initialisation",
-    "pretrain.batch_size": "SSL batch size, >= 2 (2x views per step)",
+    "pretrain.batch_size": "SSL batch size, 2 to 2^20 (2x views per step)",
     "pretrain.lr": "AdamW learning rate for SSL, > 0",
     "pretrain.weight_decay": "AdamW weight decay for SSL, >= 0",
     "pretrain.temperature": "NT-Xent temperature, > 0",
@@ -112,7 +139,7 @@ DOCS: dict[str, str] = {
     "(the SSL(target) -> FT(target) baseline when distill.loss is none)",
     "distill.loss": "distillation loss: cmd, cmc, cmd+cmc, l2, cosine, crd, none",
     "distill.epochs": "epochs (>= 0) of cross-modality distillation on the paired unlabeled set",
-    "distill.batch_size": "pairs per distillation step, >= 2",
+    "distill.batch_size": "pairs per distillation step, 2 to 2^20",
     "distill.lr": "AdamW learning rate for distillation, > 0",
     "distill.weight_decay": "AdamW weight decay for distillation, >= 0",
     "distill.n_pairs": "number m >= 2 of paired unlabeled samples (null: every training row)",
@@ -140,12 +167,16 @@ CHOICES: dict[str, tuple[Any, ...]] = {
 Check = Callable[[Any, str], Any]
 
 
-def _count(minimum: int) -> Check:
-    return lambda value, key: check_count(value, key, minimum)
+def _count(minimum: int, maximum: int | None = None) -> Check:
+    """Check an integer key; numeric strings (YAML's ``1e3``) are read as numbers."""
+    if maximum is None:
+        return lambda value, key: check_count(number_from_text(value), key, minimum)
+    return lambda value, key: check_size(number_from_text(value), key, minimum, maximum)
 
 
 def _number(**bounds: Any) -> Check:
-    return lambda value, key: check_number(value, key, **bounds)
+    """Check a float key; numeric strings (YAML reads ``1e-3`` as one) are read as numbers."""
+    return lambda value, key: check_number(number_from_text(value), key, **bounds)
 
 
 def _optional(check: Check) -> Check:
@@ -163,9 +194,11 @@ def _flag(value: Any, key: str) -> bool:
 
 
 def _widths(value: Any, key: str) -> list[int]:
-    if not isinstance(value, list):
-        raise ValueError(f"{key} must be a list of positive integers, got {value!r}")
-    return [check_count(v, f"{key} entry", 1) for v in value]
+    if not isinstance(value, list) or len(value) > MAX_LAYERS:
+        raise ValueError(
+            f"{key} must be a list of at most {MAX_LAYERS} positive integers, got {value!r:.80}"
+        )
+    return [check_size(number_from_text(v), f"{key} entry", 1, MAX_WIDTH) for v in value]
 
 
 def _device(value: Any, key: str) -> str:
@@ -199,14 +232,14 @@ _POSITIVE = _number(low=0, low_open=True)
 _NON_NEGATIVE = _number(low=0)
 
 CHECKS: dict[str, Check] = {
-    "model.latent_dim": _count(1),
+    "model.latent_dim": _count(1, MAX_WIDTH),
     "model.hidden": _widths,
     "model.source_arch": _arch,
     "model.target_arch": _arch,
-    "model.projection_dim": _count(1),
+    "model.projection_dim": _count(1, MAX_WIDTH),
     "model.teacher_weights": _optional(_existing_file),
-    "pretrain.epochs": _count(0),
-    "pretrain.batch_size": _count(2),
+    "pretrain.epochs": _count(0, MAX_EPOCHS),
+    "pretrain.batch_size": _count(2, MAX_BATCH),
     "pretrain.lr": _POSITIVE,
     "pretrain.weight_decay": _NON_NEGATIVE,
     "pretrain.temperature": _POSITIVE,
@@ -214,13 +247,13 @@ CHECKS: dict[str, Check] = {
     "pretrain.mask": _number(low=0, high=1),
     "pretrain.target_ssl": _flag,
     "distill.loss": _distill_loss,
-    "distill.epochs": _count(0),
-    "distill.batch_size": _count(2),
+    "distill.epochs": _count(0, MAX_EPOCHS),
+    "distill.batch_size": _count(2, MAX_BATCH),
     "distill.lr": _POSITIVE,
     "distill.weight_decay": _NON_NEGATIVE,
     "distill.n_pairs": _optional(_count(2)),
     "finetune.labels_per_class": _count(1),
-    "finetune.epochs": _count(0),
+    "finetune.epochs": _count(0, MAX_EPOCHS),
     "finetune.lr": _POSITIVE,
     "finetune.C": _optional(_POSITIVE),
     "evaluate_on": _choice(CHOICES["evaluate_on"]),
@@ -258,8 +291,30 @@ def _check_data(data: dict[str, Any]) -> None:
     from cmcd.validation import check_keywords
 
     name = check_choice(data.get("name"), "config key 'data.name'", tuple(sorted(DATASETS)))
+    _numbers_from_text(data, DATASETS[name], "data", exclude=("seed",))
     options = {k: v for k, v in data.items() if k != "name"}
     check_keywords(options, DATASETS[name], "data", exclude=("seed",))
+
+
+def _numbers_from_text(
+    options: dict[str, Any], func: Callable[..., Any], prefix: str, exclude: tuple[str, ...] = ()
+) -> None:
+    """Read numeric strings of ``func``'s ``int``/``float`` parameters as numbers, in place.
+
+    Integers above :data:`MAX_OPTION_INT` are refused (sizes that allocate memory).
+    """
+    from cmcd.validation import keyword_parameters
+
+    annotations = keyword_parameters(func, exclude=exclude)
+    for name, value in list(options.items()):
+        parts = {part.strip() for part in annotations.get(name, "").split("|")}
+        if isinstance(value, str) and parts & {"int", "float"} and "str" not in parts:
+            options[name] = value = number_from_text(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_OPTION_INT:
+            raise ValueError(
+                f"config key '{prefix}.{name}' must be at most {MAX_OPTION_INT} (a cap on "
+                f"sizes that allocate memory, our choice), got {value!r}"
+            )
 
 
 def _check_distill_params(cfg: dict[str, Any]) -> None:
@@ -278,6 +333,7 @@ def _check_distill_params(cfg: dict[str, Any]) -> None:
         raise ValueError(f"config key 'distill.params' must be a mapping, got {params!r}")
     factory = DISTILL_LOSSES[loss]
     context = set(keyword_parameters(factory)) - set(distill_loss_defaults(loss))  # n_data, dim
+    _numbers_from_text(params, factory, "distill.params", exclude=tuple(context))
     check_keywords(params, factory, "distill.params", exclude=context)
     n_data = cfg["distill"]["n_pairs"] or 2
     try:
@@ -313,7 +369,14 @@ def validate_config(cfg: dict[str, Any]) -> dict[str, Any]:
     ValueError: config key 'pretrain.mask' must be a finite number in [0, 1], got 2
     """
     for dotted, check in CHECKS.items():
-        check(get_dotted(cfg, dotted), f"config key '{dotted}'")
+        value = get_dotted(cfg, dotted)
+        checked = check(value, f"config key '{dotted}'")
+        if isinstance(value, str) and not isinstance(checked, str):  # '1e-3' -> 0.001
+            section, _, key = dotted.rpartition(".")
+            (get_dotted(cfg, section) if section else cfg)[key] = checked
+        elif isinstance(value, list) and checked != value:  # model.hidden: ['64'] -> [64]
+            section, _, key = dotted.rpartition(".")
+            get_dotted(cfg, section)[key] = checked
     _check_data(cfg["data"])
     _check_distill_params(cfg)
     return cfg
@@ -353,13 +416,22 @@ def load_config(path: str | Path) -> dict[str, Any]:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is not a YAML mapping.
+        If the file is not a YAML mapping (:class:`~cmcd._checks.DataError` when it cannot
+        be read or is not text).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        loaded = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as err:
+        raise DataError(
+            f"config file {path} cannot be read ({err.strerror or err}): check its permissions"
+        ) from None
+    except UnicodeDecodeError:
+        raise DataError(f"config file {path} is not a text (UTF-8) YAML file") from None
+    try:
+        loaded = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ValueError(f"config file {path} is not valid YAML: {err}") from None
     if loaded is None:

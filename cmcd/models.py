@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from cmcd._checks import DataError
 from cmcd._checks import check_count as _check_int
 
 __all__ = [
@@ -664,6 +665,8 @@ def _read_state_dict(path: Path) -> dict[str, Tensor]:
         raise FileNotFoundError(f"teacher weights file {path} does not exist")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
+    except PermissionError as exc:
+        raise DataError(f"{path}: cannot read it ({exc.strerror}): check its permissions") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
         raise ValueError(
             f"{path}: refused; not a plain state-dict file (loaded with weights_only=True, "
@@ -696,7 +699,8 @@ def load_teacher_state(path: str | Path, module: nn.Module) -> nn.Module:
         The file does not exist.
     ValueError
         The file holds pickled objects or no state dict, or its keys or shapes do not match
-        ``module`` (the message names the file and the mismatched keys).
+        ``module`` (the message names the file and the mismatched keys), or it holds NaN or
+        infinite weights (:class:`~cmcd._checks.DataError`).
 
     Examples
     --------
@@ -720,6 +724,12 @@ def load_teacher_state(path: str | Path, module: nn.Module) -> nn.Module:
         raise ValueError(
             f"{path} does not fit the {type(module).__name__} teacher: missing keys "
             f"{_few(missing)}, unexpected keys {_few(unexpected)}, shape mismatches {_few(shapes)}"
+        )
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise DataError(
+            f"{path} holds NaN or infinite weights (in {_few(bad)}): a teacher cannot be "
+            "distilled from it; export its weights again from a healthy model"
         )
     module.load_state_dict(state)
     return module

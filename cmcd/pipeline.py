@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import pickle
 import time
 import warnings
@@ -32,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from cmcd._checks import DataError
 from cmcd._device import select_device
 from cmcd._io import atomic_write, folder_lock, write_text_atomic
 from cmcd.augment import AUGMENTATIONS
@@ -250,18 +252,50 @@ def _load_checkpoint(path: Path) -> dict[str, Any] | None:
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or not {"model", "history"} <= set(state):
-            raise ValueError("it holds no 'model' and 'history' entries")
+        _check_checkpoint(state)
     except (EOFError, RuntimeError, ValueError, OSError, pickle.UnpicklingError) as err:
-        reason = f"{type(err).__name__}: {err}".strip().rstrip(":")[:160]
-        warnings.warn(
-            f"checkpoint {path} is unreadable ({reason}); retraining this step and "
-            "replacing the file",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        reason = " ".join(f"{type(err).__name__}: {err}".split()).rstrip(":")[:160]
+        _retrain_warning(path, f"is unreadable ({reason})")
         return None
     return state
+
+
+def _check_checkpoint(state: Any) -> None:
+    """Raise ``ValueError`` unless ``state`` is a finite ``{"model", "history"}`` checkpoint.
+
+    ``model``: a state dict of tensors; ``history``: a 1-D tensor of losses. A checkpoint
+    holding NaN or infinite values is refused (our choice).
+    """
+    if not isinstance(state, dict) or not {"model", "history"} <= set(state):
+        raise ValueError("it holds no 'model' and 'history' entries")
+    model, history = state["model"], state["history"]
+    if not isinstance(model, dict) or not all(isinstance(v, Tensor) for v in model.values()):
+        raise ValueError("its 'model' entry is not a state dict of tensors")
+    if not isinstance(history, Tensor) or history.ndim != 1:
+        raise ValueError("its 'history' entry is not a 1-D tensor of losses")
+    bad = [k for k, v in model.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad or not torch.isfinite(history.double()).all():
+        raise ValueError(f"it holds NaN or infinite values ({(bad or ['history'])[:3]})")
+
+
+def _retrain_warning(path: Path, what: str) -> None:
+    warnings.warn(
+        f"checkpoint {path} {what}; retraining this step and replacing the file",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _fits(module: nn.Module, model: dict[str, Tensor]) -> str | None:
+    """Say why a checkpoint's state dict does not fit ``module`` (None when it fits)."""
+    expected = module.state_dict()
+    missing, unexpected = sorted(set(expected) - set(model)), sorted(set(model) - set(expected))
+    shapes = [k for k in expected if k in model and model[k].shape != expected[k].shape]
+    if not (missing or unexpected or shapes):
+        return None
+    parts = {"missing": missing, "unexpected": unexpected, "other shapes": shapes}
+    found = ", ".join(f"{what} {names[:3]}" for what, names in parts.items() if names)
+    return f"was made for another architecture ({found})"
 
 
 def _save_checkpoint(path: Path, module: nn.Module, history: list[float]) -> None:
@@ -277,13 +311,19 @@ def cached_step(path: Path, module: nn.Module, compute: Callable[[], list[float]
     and written atomically, so a killed run leaves either no checkpoint or a whole one. A
     corrupt checkpoint (0 bytes, truncated, or not a checkpoint) is not fatal: a
     ``RuntimeWarning`` names the file, the step is retrained and the file replaced (our
-    choice). When ``compute`` raises (e.g. a non-finite loss) nothing is written.
+    choice); so is a checkpoint holding NaN or infinite values, or the state dict of another
+    architecture (checked before anything is loaded into ``module``). When ``compute``
+    raises (e.g. a non-finite loss) nothing is written.
     Under torchrun only rank 0 reads (and sends the state to the other ranks) and writes.
     """
     state = broadcast_from_main(lambda: _load_checkpoint(path))
     if state is not None:
-        module.load_state_dict(state["model"])
-        return [float(v) for v in state["history"]]
+        misfit = _fits(module, state["model"])
+        if misfit is None:
+            module.load_state_dict(state["model"])
+            return [float(v) for v in state["history"]]
+        if is_main_process():
+            _retrain_warning(path, misfit)
     history = compute()
     run_on_main(lambda: _save_checkpoint(path, module, history))
     return history
@@ -413,25 +453,47 @@ def _stored_run_id(out: Path) -> str | None:
 
 
 def _claim_folder(stack: contextlib.ExitStack, out: Path, cfg: dict[str, Any], ok: bool) -> None:
-    """Lock ``out`` for this run and check it holds no run of another config.
+    """Lock ``out`` for this run and check it holds no finished run of another config.
 
     With ``ok`` (overwrite) another config's ``result.json`` and ``features.npz`` are
-    deleted; then ``run.json`` records this run's id and config.
+    deleted, once ``out/checkpoints`` is known to be writable. A record (``run.json``) of
+    another config's run that never finished (no ``result.json`` nor ``features.npz``: the
+    data failed to load, or the run was stopped) is replaced with a warning, so that a
+    corrected config just runs (our choice; checkpoints are kept, keyed by content). Then
+    ``run.json`` records this run's id and config.
     """
     stack.enter_context(folder_lock(out, "cmcd run"))
     run_id, stored = config_hash(cfg), _stored_run_id(out)
+    finished = any((out / name).exists() for name in (RESULT_FILE, FEATURES_FILE))
     if stored not in (None, run_id):
-        if not ok:
+        if finished and not ok:
             raise ValueError(
                 f"{out} holds a run of another config (run id {stored}; this config's is "
                 f"{run_id}); refusing to overwrite it: use another --out folder, or pass "
                 "--overwrite (overwrite=True) to replace it"
+            )
+        _check_writable(out / "checkpoints")  # before anything is deleted
+        if not finished and not ok:
+            warnings.warn(
+                f"{out / RUN_FILE} records run {stored}, which never finished (no "
+                f"{RESULT_FILE}); this run ({run_id}) takes the folder over, checkpoints kept",
+                RuntimeWarning,
+                stacklevel=2,
             )
         for name in (RESULT_FILE, FEATURES_FILE):
             (out / name).unlink(missing_ok=True)
     if stored != run_id:
         record = {"run_id": run_id, "config": cfg}
         write_text_atomic(out / RUN_FILE, json.dumps(_jsonable(record), indent=2))
+
+
+def _check_writable(folder: Path) -> None:
+    """Refuse a read-only checkpoint folder before a run deletes or trains anything."""
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise DataError(
+            f"{folder} is not writable, and this run must write its checkpoints there: make "
+            f"it writable (chmod u+w {folder}) or use another --out folder; nothing was deleted"
+        )
 
 
 def _run_steps(

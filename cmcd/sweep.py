@@ -17,6 +17,9 @@ A sweep file is a run config (:mod:`cmcd.config`) with two more sections::
 - ``sweep.yaml``: the resolved sweep spec; a different sweep in the same folder is refused;
 - ``rows/RUN_ID.json``: one row per finished run, written atomically (temporary file then
   rename) as the run finishes: the record of what is done;
+- ``columns.json``: each column's status (certified / certified under an assumption /
+  estimate / measured / setting) and the settings it depends on (:mod:`cmcd.columns`),
+  rewritten atomically with ``results.csv``;
 - ``results.csv``: every finished row, rebuilt atomically after each run (our choice: one
   small file per run plus a rebuilt table, so a kill at any moment loses no finished row and
   never leaves a half-written one);
@@ -47,6 +50,7 @@ import itertools
 import json
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -77,6 +81,7 @@ from cmcd.executors import Executor, check_workers, make_executor
 
 __all__ = [
     "METRIC_COLUMNS",
+    "SETTING_COLUMNS",
     "RunTask",
     "Sweep",
     "SweepOutcome",
@@ -130,7 +135,9 @@ METRIC_COLUMNS: tuple[str, ...] = (
     *TARGET_TERMS,
     "seconds",
 )
-_RESERVED = frozenset({"run_id", "alignment", *METRIC_COLUMNS})
+#: Per-row settings the statuses of the bound columns depend on (:mod:`cmcd.columns`).
+SETTING_COLUMNS: tuple[str, ...] = ("alpha", "split_pairs", "tv_method", "rows_independent")
+_RESERVED = frozenset({"run_id", "alignment", *METRIC_COLUMNS, *SETTING_COLUMNS})
 #: ``compute_bound`` arguments a sweep's ``bound:`` section may not set (they come from the run).
 _BOUND_FIXED = frozenset(
     {
@@ -426,7 +433,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
         (Path(task.run_dir) / "error.txt").write_text(traceback.format_exc())
         return {"run_id": task.run_id, "error": f"{type(err).__name__}: {err}"}
     row = {"run_id": task.run_id, **{k: _cell(v) for k, v in task.values.items()}}
-    row.update({k: report.get(k) for k in METRIC_COLUMNS if k in report})
+    row.update({k: report.get(k) for k in (*METRIC_COLUMNS, *SETTING_COLUMNS) if k in report})
     row["alignment"] = report["alignment"]
     row["target_accuracy"] = result["target_accuracy"]
     row["target_error"] = result["target_error"]
@@ -476,12 +483,49 @@ def _check_same_sweep(sweep: Sweep, out: Path) -> None:
 
 
 def _read_rows(out: Path) -> dict[str, dict[str, Any]]:
-    """Finished rows by run id (skipping temporary files of an interrupted write)."""
+    """Finished rows by run id (skipping temporary files of an interrupted write).
+
+    A row file that cannot be used (0 bytes, truncated, not JSON, no ``run_id``, an error
+    row) is reported by a warning naming it and counts as not finished: that run is rerun
+    and its row file replaced (our choice, as for an unreadable checkpoint).
+    """
     rows = {}
     for path in sorted((out / ROWS_DIR).glob("*.json")):
-        row = json.loads(path.read_text())
-        rows[row["run_id"]] = row
+        row, problem = _read_row(path)
+        if problem is None:
+            rows[row["run_id"]] = row
+        else:
+            warnings.warn(
+                f"sweep row file {path} {problem}; its run counts as not finished and is "
+                "rerun (the file is replaced)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return rows
+
+
+def _read_row(path: Path) -> tuple[dict[str, Any], str | None]:
+    """Read one row file; return (row, None), or ({}, what is wrong with it)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return {}, "is not text (binary junk)"
+    except OSError as err:
+        return {}, f"cannot be read ({err.strerror or err})"
+    if not text.strip():
+        return {}, "is empty"
+    try:
+        row = json.loads(text)
+    except ValueError:
+        return {}, "is not valid JSON (truncated?)"
+    if not isinstance(row, dict) or row.get("run_id") in (None, ""):
+        return {}, "holds no 'run_id' (not a row of a sweep)"
+    row["run_id"] = str(row["run_id"])
+    if row["run_id"] != path.stem:
+        return {}, f"holds the row of run {row['run_id']!r}, not of {path.stem!r}"
+    if "error" in row:
+        return {}, "holds a failed run's error"
+    return row, None
 
 
 def _rebuild_results(sweep: Sweep, runs: list[SweepRun], out: Path) -> pd.DataFrame:
@@ -493,9 +537,12 @@ def _rebuild_results(sweep: Sweep, runs: list[SweepRun], out: Path) -> pd.DataFr
             f"{out / ROWS_DIR} holds rows {stray[:3]} that are not runs of this sweep; "
             "refusing to mix: use another --out folder"
         )
-    columns = ["run_id", *sweep.columns.values(), *METRIC_COLUMNS]
+    from cmcd.columns import write_column_status
+
+    columns = ["run_id", *sweep.columns.values(), *METRIC_COLUMNS, *SETTING_COLUMNS]
     frame = pd.DataFrame([rows[r.run_id] for r in runs if r.run_id in rows], columns=columns)
     write_text_atomic(out / RESULTS_FILE, frame.to_csv(index=False))
+    write_column_status(frame, out)
     return frame
 
 

@@ -7,8 +7,10 @@ from .cli_cases import cli_cases
 from .config_cases import config_cases
 from .csv_dataset_cases import csv_dataset_cases
 from .harness import Case
+from .round2_cases import round2_cases
 from .run_cases import run_cases
 from .sweep_cases import sweep_cases
+from .table_cases import table_cases
 from .tv_cases import tv_cases
 
 #: Cases left out of the default run (near-duplicates of a core case), to keep it short;
@@ -33,5 +35,7 @@ def catalogue(extended: bool = False) -> list[Case]:
         *run_cases(),
         *tv_cases(),
         *api_cases(),
+        *table_cases(),
+        *round2_cases(),
     ]
     return [c for c in cases if extended or c.id not in EXTENDED]

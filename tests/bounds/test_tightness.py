@@ -47,7 +47,7 @@ def test_rank_teachers_averages_seeds_and_scores_kendall():
 def test_tau_intervals_and_picks_are_labelled():
     rng = np.random.default_rng(0)
     rows = []
-    for target in ("zer", "fou", "kar"):
+    for target in ("zer", "fou", "kar", "pix", "fac", "mor"):  # MIN_ROWS targets for the mean
         errs = rng.uniform(0.1, 0.5, size=8)
         for i, err in enumerate(errs):
             rows.append({"data.target": target, "data.source": f"s{i}", "seed": 0,
@@ -72,3 +72,22 @@ def test_tightness_spearman_has_a_bootstrap_interval():
     frame = pd.DataFrame({"atc_estimate": x + 0.01, "target_error": x})
     row = tightness_table(frame).iloc[0]
     assert row["spearman"] == 1.0 and row["spearman_low"] > 0.9
+
+
+def test_tightness_interval_is_seeded_and_a_noise_term_is_no_finding():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"atc_estimate": rng.uniform(size=30),
+                          "target_error": rng.uniform(size=30)})  # fmt: skip
+    first = tightness_table(frame, random_state=3).iloc[0]
+    again = tightness_table(frame, random_state=3).iloc[0]
+    pd.testing.assert_series_equal(first, again)
+    assert first["spearman_low"] < 0 < first["spearman_high"] and not first["finding"]
+
+
+def test_rank_teachers_with_five_teachers_gives_no_per_target_interval():
+    rows = [{"data.target": t, "data.source": f"s{i}", "target_error": e, "term": e}
+            for t in ("zer", "fou") for i, e in enumerate([0.1, 0.2, 0.3, 0.4, 0.5])]  # fmt: skip
+    ranks = rank_teachers(pd.DataFrame(rows), ["term"], random_state=1)
+    per = ranks[ranks["target"] != "mean"]
+    np.testing.assert_allclose(per["kendall_tau"], [1.0, 1.0])
+    assert per["tau_low"].isna().all() and not per["finding"].any()

@@ -132,7 +132,11 @@ def test_sweep_with_ray_missing_names_the_extra(tmp_path, capsys, monkeypatch):
 def test_bound_of_a_run_folder(tmp_path, capsys):
     run = make_run_dir(tmp_path / "run")
     assert main(["bound", str(run), "--json", "--tv-method", "classifier"]) == 0
-    terms = json.loads(capsys.readouterr().out)
+    out = json.loads(capsys.readouterr().out)
+    terms = out["values"]
+    assert out["status"]["certified_bound"] == "certified" and out["status"]["bound"] == "estimate"
+    assert out["alpha"] == 0.05 and out["split_pairs"] is True and out["rows_independent"] is True
+    assert out["rows"]["certified_bound"].startswith("all held-out rows")
     np.testing.assert_allclose(terms["target_error"], 0.2, atol=0)
     assert terms["certified_bound"] >= terms["transfer_error"]
     np.testing.assert_allclose(terms["bound"], terms["source_error"] + terms["tv_joint_estimate"])
@@ -171,7 +175,10 @@ def test_bound_of_a_sweep_lists_rows_and_coverage(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in out["runs"]] == [f"r{i}" for i in range(6)]
     df = pd.read_csv(folder / "results.csv")
-    assert out["coverage"][0]["bound<target_error"] == int(np.sum(df.bound < df.target_error))
+    expected = int(np.sum(df.certified_bound < df.transfer_error))
+    assert out["coverage"][0]["certified_bound<transfer_error"] == expected
+    assert "bound<target_error" not in out["coverage"][0]  # an estimate is never a bound
+    assert out["columns"]["columns"]["certified_bound"]["status"] == "certified"
 
 
 # ------------------------------------------------------------------------ report

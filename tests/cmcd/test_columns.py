@@ -26,6 +26,8 @@ def test_each_column_gets_its_status_and_the_settings_are_recorded():
     assert cols["bound"]["status"] == "estimate"
     assert cols["dis2_bound"]["status"] == "certified under an assumption"
     assert cols["loss"]["status"] == cols["run_id"]["status"] == "setting"
+    assert cols["target_error"]["status"] == "measured"
+    assert cols["alpha"]["status"] == cols["tv_method"]["status"] == "setting"
     assert status["alpha"] == [0.05] and status["split_pairs"] == [True]
 
 
@@ -46,3 +48,13 @@ def test_round_trip_and_old_sweeps_without_the_sidecar(tmp_path):
     old.mkdir()
     frame().drop(columns=["split_pairs"]).to_csv(old / "results.csv", index=False)
     assert read_column_status(old / "results.csv")["columns"]["tv_lower"]["status"] == "certified"
+
+
+def test_rows_of_an_old_sweep_without_settings_read_with_the_defaults(tmp_path):
+    old = frame().astype({"split_pairs": object, "rows_independent": object})
+    old.loc[0, ["split_pairs", "tv_method", "rows_independent"]] = None  # a row written before
+    old.to_csv(tmp_path / "results.csv", index=False)
+    cols = read_column_status(tmp_path)["columns"]
+    assert cols["tv_lower"]["status"] == "certified"
+    assert cols["certified_bound"]["status"] == "certified"
+    assert cols["target_error"]["status"] == "measured"

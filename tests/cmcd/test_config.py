@@ -178,8 +178,10 @@ def test_loss_dataset_and_other_keys_are_checked(config, match):
 
 
 def test_valid_loss_params_and_huge_buffers_resolve_without_allocating():
-    cfg = resolve_config({"distill": {"loss": "cmd", "params": {"queue_size": 10**9}}})
-    assert cfg["distill"]["params"] == {"queue_size": 10**9}
+    cfg = resolve_config({"distill": {"loss": "cmd", "params": {"queue_size": 10**6}}})
+    assert cfg["distill"]["params"] == {"queue_size": 10**6}
+    with pytest.raises(ValueError, match=r"'distill.params.queue_size' must be at most 10000000"):
+        resolve_config({"distill": {"loss": "cmd", "params": {"queue_size": 10**9}}})
     cfg = resolve_config({"distill": {"loss": "crd", "n_pairs": 10**8}})
     assert cfg["distill"]["loss"] == "crd"
 

@@ -18,6 +18,7 @@ import yaml
 from cmcd.config import config_hash, resolve_config
 from cmcd.sweep import (
     METRIC_COLUMNS,
+    SETTING_COLUMNS,
     RunTask,
     parse_sweep,
     read_results,
@@ -206,8 +207,11 @@ def test_results_rows_and_resume_without_rerunning(tmp_path):
     first = run_sweep(sweep, tmp_path, run_fn=fake_run, progress=False)
     assert (first.ran, first.skipped, first.failed) == (6, 0, {})
     df = read_results(tmp_path)
-    assert list(df.columns) == ["run_id", "gap", "seed", *METRIC_COLUMNS]
+    assert list(df.columns) == ["run_id", "gap", "seed", *METRIC_COLUMNS, *SETTING_COLUMNS]
     assert list(df["run_id"]) == [r.run_id for r in sweep.runs()]
+    status = json.loads((tmp_path / "columns.json").read_text())
+    assert status["columns"]["gap"]["status"] == "setting"
+    assert status["columns"]["certified_bound"]["status"] in ("certified", "estimate")
     np.testing.assert_allclose(df["tv_estimate"], df["gap"], atol=0)
     assert len(list((tmp_path / "rows").glob("*.json"))) == 6
     stored = yaml.safe_load((tmp_path / "sweep.yaml").read_text())
