@@ -98,7 +98,8 @@ def load_rows(folder: Path, name: str = "*", size: str | int = "*") -> pd.DataFr
     (every file of a cell computes the same value for it: a term's value does not depend on
     which other terms a draw computed).
     """
-    paths = sorted(folder.glob(f"{name}_n{size}*.csv"))
+    pattern = f"{name}_n{size}*.csv".replace("**", "*")  # pathlib refuses "**" inside a name
+    paths = sorted(folder.glob(pattern))
     frames = [pd.read_csv(p, on_bad_lines="skip") for p in paths if p.stat().st_size]
     if not frames:
         return pd.DataFrame(columns=["scenario", "n_test", "draw", "term"])
