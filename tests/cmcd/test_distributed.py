@@ -332,6 +332,7 @@ def test_cmcd_run_under_torchrun_matches_single_process(tmp_path):
         ".lock",  # rank 0's folder lock
         "checkpoints",
         "features.npz",
+        "predictions.csv",  # rank 0's step-3 predictions
         "result.json",
         "run.json",  # rank 0's record of the config
     ]
