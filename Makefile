@@ -34,11 +34,11 @@ bench: setup
 
 # Fast mode (CMCD_FAST=1): small grids, tiny epochs; figures under runs/notebooks/fast/.
 notebooks: setup
-	$(BIN)/python -m cmcd.notebooks --fast
+	$(BIN)/python -m cmcd.plotting.notebooks --fast
 
 # Full mode: rewrites the committed figures/*.png from benchmarks/results/*.csv (+ cheap runs).
 figures: setup
-	$(BIN)/python -m cmcd.notebooks --full
+	$(BIN)/python -m cmcd.plotting.notebooks --full
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

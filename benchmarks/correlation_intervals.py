@@ -3,7 +3,7 @@
 Reads the committed sweep tables (``benchmarks/results/gap_sweep_*.csv``, one row per run)
 and the teacher sweep's target terms (``target_terms_mfeat_teachers.csv``), and recomputes
 each correlation the README quotes with a percentile-bootstrap interval over its rows
-(:func:`bounds.correlation.correlation_interval`, 2000 resamples, seed 0):
+(:func:`bounds.report.correlation.correlation_interval`, 2000 resamples, seed 0):
 
 - ``over = runs``: Spearman rho over the runs of a loss and over all runs;
 - ``over = seed means``: over the grid conditions with seeds averaged (6 gap levels, or
@@ -13,7 +13,7 @@ each correlation the README quotes with a percentile-bootstrap interval over its
   interval resampling the targets.
 
 A correlation is a *finding* only when its interval excludes 0; fewer than
-:data:`bounds.correlation.MIN_ROWS` rows get no interval. Descriptive statistics of
+:data:`bounds.report.correlation.MIN_ROWS` rows get no interval. Descriptive statistics of
 estimates; nothing here is certified.
 
 Writes ``benchmarks/results/correlation_intervals.{csv,md}``.
@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bounds.target_terms import TARGET_TERMS
-from bounds.tightness import rank_teachers
-from cmcd.report import condition_means, correlation_table, dial_column
+from bounds.report.tightness import rank_teachers
+from bounds.target.target_terms import TARGET_TERMS
+from cmcd.runs.report import condition_means, correlation_table, dial_column
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

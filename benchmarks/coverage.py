@@ -1,6 +1,6 @@
 """Coverage of every certified term of ``compute_bound`` against a population truth.
 
-Two synthetic populations with known truths (:class:`bounds.coverage.PairedGaussianScenario`),
+Two synthetic populations with known truths (:class:`bounds.truth.coverage.PairedGaussianScenario`),
 fixed before any draw was run and never tuned to make a term pass:
 
 - ``joint_tv_issue`` (d = 2, K = 2, prior 1/2): class 0 is N(-4 e1, I) on the teacher side
@@ -13,7 +13,7 @@ fixed before any draw was run and never tuned to make a term pass:
   delta_2 = -0.8 e_3 (so per-class TVs 0.55 / 0.60 / 0.60, joint 0.58), correlated pairs
   (rho = 0.8); target errors about 0.16-0.19.
 
-Each draw (:func:`bounds.coverage.coverage_draw`): 200 labelled training pairs (h on their
+Each draw (:func:`bounds.truth.coverage.coverage_draw`): 200 labelled training pairs (h on their
 teacher side, h_B = a cross-validated ``LinearProbe`` on their student side), 1000 unlabeled
 alignment pairs (the ``center`` map, the target terms' map M, DIS2's critics; our choice of
 size), ``n_test`` held-out pairs with i.i.d. labels; ``compute_bound(..., tv_kwargs={
@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
 
-from bounds.coverage import (  # noqa: E402
+from bounds.truth.coverage import (  # noqa: E402
     COVERAGE_TERMS,
     HOLD_SLACK,
     MC_ROWS,

@@ -2,7 +2,7 @@
 
 Each configuration trains the default vector student (MLP 512-256, latent 128, as in
 :data:`cmcd.config.DEFAULTS`) on ``--rows`` random pairs (input width 216, as mfeat ``fac``)
-with :func:`cmcd.training.distill`, the global batch fixed at ``--batch-size``:
+with :func:`cmcd.train.training.distill`, the global batch fixed at ``--batch-size``:
 
 * ``python``: one process without torchrun (no process group; the code path of a normal run),
   with 1 and with 2 torch threads;
@@ -38,10 +38,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cmcd import distributed  # noqa: E402
-from cmcd.losses import make_distill_loss  # noqa: E402
-from cmcd.models import MLPEncoder  # noqa: E402
-from cmcd.training import distill  # noqa: E402
+from cmcd.train import distributed  # noqa: E402
+from cmcd.train.losses import make_distill_loss  # noqa: E402
+from cmcd.train.models import MLPEncoder  # noqa: E402
+from cmcd.train.training import distill  # noqa: E402
 
 IN_DIM, LATENT, HIDDEN = 216, 128, (512, 256)
 CONFIGS = [("python", 1, 1), ("python", 1, 2), ("torchrun", 1, 1), ("torchrun", 2, 1)]

@@ -1,7 +1,7 @@
 """Theory vs practice: controlled gap sweeps (digits, fashion, spoken digits) and mfeat pairs.
 
 Runs the sweeps of ``configs/sweep_*.yaml`` named in :data:`SWEEPS` with
-:func:`cmcd.sweep.run_sweep` (resumable: a rerun skips finished runs), then writes
+:func:`cmcd.runs.sweep.run_sweep` (resumable: a rerun skips finished runs), then writes
 
 - ``benchmarks/results/gap_sweep_{digits,digits_sketch,fashion,mfeat,spoken}.csv``: one row
   per run (``spoken`` sweeps the correspondence gap ``data.pair_noise`` instead of
@@ -27,10 +27,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bounds.tightness import tightness_table
+from bounds.report.tightness import tightness_table
 from cmcd.config import load_config
-from cmcd.plots import save_figure
-from cmcd.report import (
+from cmcd.plotting.plots import save_figure
+from cmcd.runs.report import (
     alignment_columns,
     condition_means,
     correlation_table,
@@ -40,7 +40,7 @@ from cmcd.report import (
     report_figures,
     spearman,
 )
-from cmcd.sweep import parse_sweep, read_results, run_sweep
+from cmcd.runs.sweep import parse_sweep, read_results, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SWEEPS = {
@@ -100,7 +100,7 @@ def goal_lines(table: pd.DataFrame) -> list[str]:
 def alignment_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per alignment and loss: rho(gap, TV) over runs and per seed, rho(TV, target error).
 
-    ``gap`` is the sweep's dial (:func:`cmcd.report.dial_column`).
+    ``gap`` is the sweep's dial (:func:`cmcd.runs.report.dial_column`).
     """
     dial, rows = dial_column(df), []
     for alignment, column in alignment_columns(df).items():
@@ -160,7 +160,7 @@ def tightness_section(df: pd.DataFrame) -> list[str]:
     if table.empty:
         return []
     return [
-        "Target terms (`bounds.target_terms`) against the measured errors, over runs "
+        "Target terms (`bounds.target.target_terms`) against the measured errors, over runs "
         "(bounds: validity and slack; estimates: MAE):",
         "",
         table.to_markdown(index=False, floatfmt=".3f"),

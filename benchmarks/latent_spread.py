@@ -4,10 +4,10 @@ Issue 10 left one part unexplained: at equal target error the centred TV
 (``tv_aligned_estimate``, map ``center``) sits at very different levels for CMC, CMD and L2.
 The question, fixed before this script was run: does a student whose latents spread
 differently from the teacher's (fewer effective directions, a smaller radius around its own
-centroid; :func:`bounds.alignment.spread_terms`) read a higher centred TV whatever its error?
+centroid; :func:`bounds.target.alignment.spread_terms`) read a higher centred TV whatever its error?
 Centring removes a constant offset, not a difference in spread, so it should.
 
-For each run folder of a finished sweep it computes :func:`~bounds.alignment.spread_terms` on
+For each run folder of a finished sweep it computes :func:`~bounds.target.alignment.spread_terms` on
 the test latents of ``features.npz``, joins them to the sweep's ``results.csv`` by ``run_id``
 and writes
 
@@ -33,9 +33,9 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from bounds.alignment import spread_terms
-from cmcd.report import dial_column
-from cmcd.sweep import read_results
+from bounds.target.alignment import spread_terms
+from cmcd.runs.report import dial_column
+from cmcd.runs.sweep import read_results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

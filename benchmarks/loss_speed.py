@@ -44,7 +44,7 @@ from naive_losses import (  # noqa: E402
     naive_l2,
 )
 
-from cmcd.losses import CRDLoss, InfoNCELoss, make_distill_loss  # noqa: E402
+from cmcd.train.losses import CRDLoss, InfoNCELoss, make_distill_loss  # noqa: E402
 
 TARGET_SPEEDUP = 50.0
 TARGET_BATCH = 1024
@@ -204,7 +204,7 @@ def _markdown(df: pd.DataFrame, dim: int, elapsed: float) -> str:
         [
             "# Loss throughput: vectorised vs naive loops",
             "",
-            f"Dimension {dim}; vectorised = `cmcd.losses` module, float32, CPU, forward + "
+            f"Dimension {dim}; vectorised = `cmcd.train.losses` module, float32, CPU, forward + "
             "backward, best of 15-30 repetitions; naive = float64 Python loops of "
             "`tests/cmcd/naive_losses.py`, forward only, best of 2-3 (no backward: the speed-up is "
             "conservative). Naive loops: (i, j) pairs "

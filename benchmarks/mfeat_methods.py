@@ -1,6 +1,6 @@
 """Method comparison on mfeat view pairs: CMCD losses, baselines and classical references.
 
-Every (pair, seed, method) is one ``cmcd.pipeline.run``; teachers are shared through a step
+Every (pair, seed, method) is one ``cmcd.runs.pipeline.run``; teachers are shared through a step
 cache, so each seed pre-trains each teacher once. Rows are appended to the CSV as runs finish
 and a rerun skips finished rows. The classical references run on the same splits.
 
@@ -30,11 +30,11 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
-from cmcd.baselines import CLASSICAL_REFERENCES
 from cmcd.config import resolve_config, set_dotted
 from cmcd.data import load_dataset
-from cmcd.pipeline import run, standardise
-from cmcd.splits import make_splits
+from cmcd.data.splits import make_splits
+from cmcd.runs.pipeline import run, standardise
+from cmcd.train.baselines import CLASSICAL_REFERENCES
 
 ROOT = Path(__file__).resolve().parent
 CONFIG = ROOT / "configs" / "mfeat_methods.yaml"

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from bounds.probe import LinearProbe
+from bounds.target.probe import LinearProbe
 from cmcd.seeding import seed_for
 
 ROOT = Path(__file__).resolve().parent
@@ -85,7 +85,7 @@ def _run_one(args: tuple[dict, Path, int]) -> Path:
     cfg, out, threads = args
     import torch
 
-    from cmcd.pipeline import run
+    from cmcd.runs.pipeline import run
 
     torch.set_num_threads(threads)
     cfg = {**cfg, "evaluate_on": "validation"}

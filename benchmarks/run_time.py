@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from cmcd.data import load_dataset
-from cmcd.pipeline import run
+from cmcd.runs.pipeline import run
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,6 +1,6 @@
 """Method comparison on spoken digits: image -> audio and audio -> image at 3 labels per class.
 
-Every (direction, seed, method) is one ``cmcd.pipeline.run`` on ``data.name: spoken_digits``
+Every (direction, seed, method) is one ``cmcd.runs.pipeline.run`` on ``data.name: spoken_digits``
 (digit images paired by class with espeak-ng utterances); teachers are shared through a step
 cache, so each seed pre-trains each teacher once. Rows are appended to the CSV as runs finish
 and a rerun skips finished rows. The classical references run on the same splits, on the
@@ -31,11 +31,11 @@ import yaml
 from mfeat_methods import _append, _deep_update, _set_threads
 from tqdm.auto import tqdm
 
-from cmcd.baselines import CLASSICAL_REFERENCES
 from cmcd.config import resolve_config, set_dotted
 from cmcd.data import load_dataset
-from cmcd.pipeline import run, standardise
-from cmcd.splits import make_splits
+from cmcd.data.splits import make_splits
+from cmcd.runs.pipeline import run, standardise
+from cmcd.train.baselines import CLASSICAL_REFERENCES
 
 ROOT = Path(__file__).resolve().parent
 CONFIG = ROOT / "configs" / "spoken_digits.yaml"

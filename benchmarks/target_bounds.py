@@ -1,6 +1,6 @@
 """How good is my target model, without its labels? Tightness, validity and teacher ranking.
 
-Computes every label-free term of :mod:`bounds.target_terms` on finished run folders and
+Computes every label-free term of :mod:`bounds.target.target_terms` on finished run folders and
 compares it with the measured fine-tuned target error:
 
 - the digits occlusion sweep (``runs/gap_sweeps/digits``, from ``benchmarks/gap_sweeps.py``);
@@ -18,7 +18,7 @@ Writes ``benchmarks/results/target_terms_<name>.csv`` (one row per run),
 ``target_tightness.{csv,md}`` (validity, slack, Spearman, MAE per term and sweep),
 ``rank_teachers.{csv,md}`` (Kendall tau per target view) and
 ``figures/target_bounds_<name>.png``. Every number is a descriptive statistic over runs;
-which terms are certified is said per term (``bounds.target_terms.TARGET_TERMS``).
+which terms are certified is said per term (``bounds.target.target_terms.TARGET_TERMS``).
 
 Usage::
 
@@ -38,11 +38,11 @@ from typing import Any
 import pandas as pd
 import torch
 
-from bounds.run_files import target_terms_table
-from bounds.target_terms import TARGET_TERMS
-from bounds.tightness import TERM_TARGETS, rank_teachers, tightness_table
-from cmcd.plots import plot_bound_vs_error, save_figure
-from cmcd.sweep import RunTask, parse_sweep, run_sweep
+from bounds.report.tightness import TERM_TARGETS, rank_teachers, tightness_table
+from bounds.target.run_files import target_terms_table
+from bounds.target.target_terms import TARGET_TERMS
+from cmcd.plotting.plots import plot_bound_vs_error, save_figure
+from cmcd.runs.sweep import RunTask, parse_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -57,7 +57,7 @@ PLOTTED = [
 
 def teacher_run(task: RunTask) -> dict[str, Any]:
     """Run one config (the sweep's per-run work); its terms are computed afterwards."""
-    from cmcd.pipeline import run
+    from cmcd.runs.pipeline import run
 
     start = time.perf_counter()
     try:

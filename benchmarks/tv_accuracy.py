@@ -1,14 +1,14 @@
 """Accuracy of the TV estimators and of the usual references against exact ground truth.
 
-Every method of ``bounds.api.METHODS`` (except ``paired``, which needs paired rows), the
-references of ``bounds.references`` and the density-knowing oracle run on samples from the
-``bounds.groundtruth`` catalogue (mean shift, scale change, mixture vs Gaussian, Student t vs
+Every method of ``bounds.tv.api.METHODS`` (except ``paired``, which needs paired rows), the
+references of ``bounds.truth.references`` and the density-knowing oracle run on samples from the
+``bounds.truth.groundtruth`` catalogue (mean shift, scale change, mixture vs Gaussian, Student t vs
 Gaussian; true TV 0.1 to 0.9) over ``d`` in {2, 8, 32} and ``n`` in {250, 1000, 4000} per
 side. One CSV row per method x family x level x d x n x rep is appended as soon as it is
 computed; rerunning skips the rows already there, so a killed run loses nothing.
 
 ``--catalogue latent`` runs the same methods (plus held-out gradient boosting) on the pairs
-of :mod:`bounds.latent_catalogue`: where contrastive latents live (d in {64, 128}, on or near
+of :mod:`bounds.truth.latent_catalogue`: where contrastive latents live (d in {64, 128}, on or near
 the sphere, class clusters, a constant offset, identical laws), at n in {300, 1000} per side,
 plus one timing cell of the default at n = 10,000, d = 128. Its targets are those of issue 10:
 MAE <= 0.02 at n = 1000 and <= 0.04 at n = 300, lower-bound coverage >= 0.95, under 60 s at
@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bounds.groundtruth import DEFAULT_LEVELS, FAMILIES, DistributionPair, make_pair
-from bounds.latent_catalogue import CASES, latent_case
-from bounds.references import REFERENCES, oracle_tv
+from bounds.truth.groundtruth import DEFAULT_LEVELS, FAMILIES, DistributionPair, make_pair
+from bounds.truth.latent_catalogue import CASES, latent_case
+from bounds.truth.references import REFERENCES, oracle_tv
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DIMS = (2, 8, 32)
@@ -101,7 +101,7 @@ CATALOGUES: dict[str, Catalogue] = {
     "latent": Catalogue(
         "latent",
         "latent_tv_accuracy",
-        "TV estimator accuracy where contrastive latents live (bounds.latent_catalogue)",
+        "TV estimator accuracy where contrastive latents live (bounds.truth.latent_catalogue)",
         tuple(CASES),
         (64, 128),
         (300, 1000),
@@ -128,15 +128,15 @@ class Method:
 
 
 def default_method() -> str:
-    """Return the name of the default method of ``bounds.api.estimate_tv``."""
-    from bounds.api import estimate_tv
+    """Return the name of the default method of ``bounds.tv.api.estimate_tv``."""
+    from bounds.tv.api import estimate_tv
 
     return str(inspect.signature(estimate_tv).parameters["method"].default)
 
 
 def _estimator(name: str) -> Runner:
     def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
-        from bounds.api import estimate_tv
+        from bounds.tv.api import estimate_tv
 
         res = estimate_tv(xs, xt, method=name, random_state=seed)
         return res.estimate, res.lower, math.nan if res.upper is None else res.upper
@@ -148,7 +148,7 @@ def _classifier_point(point: str) -> Runner:
     """Build the default classifier with another point rule (same seed: same fits and ``lower``)."""
 
     def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
-        from bounds.api import estimate_tv
+        from bounds.tv.api import estimate_tv
 
         res = estimate_tv(xs, xt, method="classifier", point=point, random_state=seed)
         return res.estimate, res.lower, math.nan
@@ -168,12 +168,12 @@ def _oracle(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
 
 
 def all_methods() -> dict[str, Method]:
-    """Estimators of ``bounds.api.METHODS`` (if importable), references, and the oracle."""
+    """Estimators of ``bounds.tv.api.METHODS`` (if importable), references, and the oracle."""
     methods: dict[str, Method] = {}
     try:
-        from bounds.api import METHODS
+        from bounds.tv.api import METHODS
     except ImportError as err:  # the estimators may not have landed yet
-        print(f"warning: bounds.api not importable ({err}); references only", file=sys.stderr)
+        print(f"warning: bounds.tv.api not importable ({err}); references only", file=sys.stderr)
         METHODS = {}
     for name in METHODS:
         if name not in SKIP_METHODS:
@@ -191,8 +191,8 @@ def code_version() -> str:
     """Short hash of the ``bounds`` sources, stored in each row to spot stale results."""
     root = Path(__file__).resolve().parents[1] / "bounds"
     digest = hashlib.sha1()
-    for path in sorted(p for p in root.glob("*.py") if p.name != "demo.py"):
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(p for p in root.rglob("*.py") if p.name != "demo.py"):
+        digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
     return digest.hexdigest()[:10]
 
 

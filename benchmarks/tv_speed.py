@@ -1,6 +1,6 @@
 """Wall-clock time of the TV estimators as n and d grow.
 
-Cases (data: pairs of ``bounds.groundtruth`` with true TV 0.5, the ``mean_shift`` one unless
+Cases (data: pairs of ``bounds.truth.groundtruth`` with true TV 0.5, the ``mean_shift`` one unless
 said otherwise):
 
 - the default estimator at n = 10,000 per side, d = 128 (target < 60 s on 2 cores) on every
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from bounds.groundtruth import FAMILIES, make_pair
+from bounds.truth.groundtruth import FAMILIES, make_pair
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_N, TARGET_D, TARGET_SECONDS = 10_000, 128, 60.0
@@ -48,8 +48,8 @@ FIELDS = (
 
 
 def default_method() -> str:
-    """Return the name of the default method of ``bounds.api.estimate_tv``."""
-    from bounds.api import estimate_tv
+    """Return the name of the default method of ``bounds.tv.api.estimate_tv``."""
+    from bounds.tv.api import estimate_tv
 
     return str(inspect.signature(estimate_tv).parameters["method"].default)
 
@@ -81,7 +81,7 @@ def load_done(path: Path) -> set[tuple[str, str, int, int]]:
 
 def time_one(method: str, family: str, n: int, d: int, seed: int = 0) -> dict[str, Any]:
     """Draw n rows a side and time one ``estimate_tv`` call (failures recorded)."""
-    from bounds.api import estimate_tv
+    from bounds.tv.api import estimate_tv
 
     pair = make_pair(family, d, 0.5)
     xs, xt = pair.sample(n, random_state=seed)
@@ -201,7 +201,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> str:
     """Time every missing case, then write and print the markdown summary."""
-    from bounds.api import METHODS
+    from bounds.tv.api import METHODS
 
     args = parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ class TVEstimate:
         the method has one, else ``None``. It is NOT an upper bound on TV: no
         assumption-free upper bound on TV exists. The only method with one, ``"paired"``,
         bounds the eps-robust TV, min over couplings of P(||X - Y|| > eps), which is at most
-        TV (``robust_tv_upper`` in :class:`bounds.generalization.BoundReport`).
+        TV (``robust_tv_upper`` in :class:`bounds.target.generalization.BoundReport`).
     method : str
         Registry name of the method that produced the estimate.
     n_source, n_target : int

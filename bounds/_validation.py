@@ -107,7 +107,7 @@ def as_random_state(random_state: Any) -> np.random.RandomState:
     """Turn ``None``, an int, a ``RandomState`` or a numpy ``Generator`` into a ``RandomState``.
 
     A ``Generator`` is consumed once to seed a new ``RandomState`` (our choice), so seeded
-    generators from :mod:`bounds.groundtruth` can be passed straight through.
+    generators from :mod:`bounds.truth.groundtruth` can be passed straight through.
 
     Examples
     --------

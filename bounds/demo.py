@@ -1,8 +1,8 @@
 """Demo of the TV estimators on two Gaussian samples with a known TV.
 
 ``python -m bounds.demo`` draws two samples of ``n = 1000`` rows in ``d = 5`` from a mean
-shift whose true TV is 0.5, runs every method of :data:`bounds.api.METHODS` and the
-reference numbers of :mod:`bounds.references`, prints a table and saves
+shift whose true TV is 0.5, runs every method of :data:`bounds.tv.api.METHODS` and the
+reference numbers of :mod:`bounds.truth.references`, prints a table and saves
 ``figures/tv_demo.png``.
 """
 
@@ -21,9 +21,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bounds.groundtruth import DistributionPair, make_pair, maximal_coupling  # noqa: E402
-from bounds.plots import save_figure  # noqa: E402
-from bounds.references import REFERENCES  # noqa: E402
+from bounds.report.plots import save_figure  # noqa: E402
+from bounds.truth.groundtruth import DistributionPair, make_pair, maximal_coupling  # noqa: E402
+from bounds.truth.references import REFERENCES  # noqa: E402
 
 __all__ = ["demo_table", "plot_demo", "run_demo"]
 
@@ -63,7 +63,7 @@ DEFAULT_INPUT = ("independent samples", _independent)
 
 def _method_rows(pair: DistributionPair, xs: np.ndarray, xt: np.ndarray, seed: int) -> list:
     """One row per registered estimator (failures recorded, not raised)."""
-    from bounds.api import METHODS, estimate_tv
+    from bounds.tv.api import METHODS, estimate_tv
 
     rows = []
     for name in METHODS:
@@ -92,7 +92,7 @@ def _method_rows(pair: DistributionPair, xs: np.ndarray, xt: np.ndarray, seed: i
 
 
 def _reference_rows(xs: np.ndarray, xt: np.ndarray, truth: float, seed: int) -> list[dict]:
-    """One row per reference of :data:`bounds.references.REFERENCES` (no interval)."""
+    """One row per reference of :data:`bounds.truth.references.REFERENCES` (no interval)."""
     rows = []
     for name, fn in REFERENCES.items():
         val, sec, failure = _timed(lambda fn=fn: fn(xs, xt, random_state=seed))
@@ -120,7 +120,7 @@ def demo_table(pair: DistributionPair, n: int = DEMO_N, random_state: int = 0) -
     -------
     pandas.DataFrame
         Columns ``method, kind, estimate, lower, upper, true_tv, seconds, input, failure``;
-        one row per method of :data:`bounds.api.METHODS`, then one per reference. The
+        one row per method of :data:`bounds.tv.api.METHODS`, then one per reference. The
         ``paired`` check gets pairs from a maximal coupling (see :data:`INPUTS`), since
         independent samples have no meaningful pairing.
     """

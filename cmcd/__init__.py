@@ -2,19 +2,19 @@
 
 Public API (each name lives in the module named beside it):
 
-- ``run`` (``cmcd.pipeline``): the three steps of one run, checkpointed and resumable.
+- ``run`` (``cmcd.runs.pipeline``): the three steps of one run, checkpointed and resumable.
 - ``resolve_config``, ``load_config``, ``DEFAULTS`` (``cmcd.config``): run configurations.
 - ``load_dataset``, ``DATASETS`` (``cmcd.data``): paired datasets.
-- ``DISTILL_LOSSES``, ``make_distill_loss`` (``cmcd.losses``): distillation losses.
-- ``run_sweep``, ``load_sweep`` (``cmcd.sweep``) and ``sweep_report`` (``cmcd.report``).
+- ``DISTILL_LOSSES``, ``make_distill_loss`` (``cmcd.train.losses``): distillation losses.
+- ``run_sweep``, ``load_sweep`` (``cmcd.runs.sweep``) and ``sweep_report`` (``cmcd.runs.report``).
 """
 
 from cmcd.config import DEFAULTS, load_config, resolve_config
 from cmcd.data import DATASETS, load_dataset
-from cmcd.losses import DISTILL_LOSSES, make_distill_loss
-from cmcd.pipeline import run
-from cmcd.report import sweep_report
-from cmcd.sweep import load_sweep, run_sweep
+from cmcd.runs.pipeline import run
+from cmcd.runs.report import sweep_report
+from cmcd.runs.sweep import load_sweep, run_sweep
+from cmcd.train.losses import DISTILL_LOSSES, make_distill_loss
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from cmcd.cli import main
+from cmcd.cli.main import main
 
 sys.exit(main())

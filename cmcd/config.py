@@ -143,14 +143,15 @@ DOCS: dict[str, str] = {
     "distill.lr": "AdamW learning rate for distillation, > 0",
     "distill.weight_decay": "AdamW weight decay for distillation, >= 0",
     "distill.n_pairs": "number m >= 2 of paired unlabeled samples (null: every training row)",
-    "distill.params": "loss hyper-parameters passed to cmcd.losses.make_distill_loss (names, types "
-    "and ranges checked against that loss; see cmcd.losses.distill_loss_defaults)",
+    "distill.params": "loss hyper-parameters passed to cmcd.train.losses.make_distill_loss (names, "
+    "types and ranges checked against that loss; see cmcd.train.losses.distill_loss_defaults)",
     "finetune.labels_per_class": "labeled target samples per class for step 3, >= 1",
     "finetune.epochs": "epochs (>= 0) of full fine-tuning after the linear probe "
     "(0: linear probe only)",
     "finetune.lr": "AdamW learning rate of full fine-tuning, > 0",
     "finetune.C": "inverse L2 strength (> 0) of the linear probe on standardised latents; null "
-    "(default): cross-validated on the labelled rows (bounds.probe.LinearProbe), a number: fixed",
+    "(default): cross-validated on the labelled rows (bounds.target.probe.LinearProbe), "
+    "a number: fixed",
     "evaluate_on": "test (the held-out test split) or validation (a split of the training rows, "
     "for tuning without touching the test split)",
     "validation_fraction": "fraction in (0, 1) of training rows held out when evaluate_on "
@@ -209,7 +210,7 @@ def _device(value: Any, key: str) -> str:
 
 def _arch(value: Any, key: str) -> str:
     """``auto``, a registered encoder or ``package.module:factory`` (spelling only here)."""
-    from cmcd.models import check_arch_name
+    from cmcd.train.models import check_arch_name
 
     return check_arch_name(value, key)
 
@@ -223,7 +224,7 @@ def _existing_file(value: Any, key: str) -> str:
 
 
 def _distill_loss(value: Any, key: str) -> str:
-    from cmcd.losses import DISTILL_LOSSES
+    from cmcd.train.losses import DISTILL_LOSSES
 
     return check_choice(value, key, tuple(DISTILL_LOSSES))
 
@@ -325,7 +326,7 @@ def _check_distill_params(cfg: dict[str, Any]) -> None:
     """
     import torch
 
-    from cmcd.losses import DISTILL_LOSSES, distill_loss_defaults, make_distill_loss
+    from cmcd.train.losses import DISTILL_LOSSES, distill_loss_defaults, make_distill_loss
     from cmcd.validation import check_keywords, keyword_parameters
 
     loss, params = cfg["distill"]["loss"], cfg["distill"]["params"]

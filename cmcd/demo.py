@@ -22,8 +22,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from bounds import estimate_tv  # noqa: E402
-from bounds.plots import save_figure  # noqa: E402
-from cmcd.pipeline import run  # noqa: E402
+from bounds.report.plots import save_figure  # noqa: E402
+from cmcd.runs.pipeline import run  # noqa: E402
 
 __all__ = ["demo_config", "DEMO_METHODS", "main", "plot_mfeat_demo", "run_mfeat_demo"]
 

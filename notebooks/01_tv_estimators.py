@@ -30,14 +30,14 @@
 # (`CMCD_FAST=1`) runs a small grid of the same benchmark code here (about a minute).
 #
 # **Regenerate.** `make figures` (every notebook, full mode) or
-# `python -m cmcd.notebooks --full 01_tv_estimators`; `make notebooks` runs the fast mode.
+# `python -m cmcd.plotting.notebooks --full 01_tv_estimators`; `make notebooks` runs the fast mode.
 
 # %%
 import pandas as pd
 from IPython.display import Image
 
-from bounds.plots import accuracy_table, headline_size, plot_accuracy, plot_estimate_vs_truth
-from cmcd.notebook_context import import_benchmark, notebook_context
+from bounds.report.plots import accuracy_table, headline_size, plot_accuracy, plot_estimate_vs_truth
+from cmcd.plotting.notebook_context import import_benchmark, notebook_context
 
 ctx = notebook_context("01_tv_estimators")
 bench = import_benchmark("tv_accuracy")
@@ -48,7 +48,7 @@ print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
 #
 # One row per method x family x d x n x TV level x repetition: the estimate, the lower
 # confidence bound (estimators only) and the exact TV of the pair
-# (`bounds.groundtruth.make_pair`). The fast grid keeps two families, two TV levels, two
+# (`bounds.truth.groundtruth.make_pair`). The fast grid keeps two families, two TV levels, two
 # sizes and two dimensions, one draw each.
 
 # %%

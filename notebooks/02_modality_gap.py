@@ -18,7 +18,7 @@
 # target-modality family at growing gap. Then, for each controlled-gap sweep NAME (`digits`,
 # `fashion`, ...): `figures/gap_sweep_NAME_tv_vs_gap.png` (estimated teacher/student latent TV
 # against the gap, per distillation loss), `..._tv_vs_gap_by_alignment.png` (the same TV after
-# each alignment map of `bounds.alignment`, one line per map, one panel per loss),
+# each alignment map of `bounds.target.alignment`, one line per map, one panel per loss),
 # `..._error_vs_gap.png` (measured target error against the gap), `..._error_vs_tv.png` and
 # `..._error_vs_aligned_tv.png` (measured target error against the raw and the aligned TV),
 # `..._bound_vs_error.png` (the estimated, certified and aligned bounds against the measured
@@ -32,14 +32,14 @@
 # bounds sit above the errors they bound?
 #
 # **Data.** Full mode reads every `benchmarks/results/gap_sweep_NAME.csv` with a gap dial
-# column (`gap` or `pair_noise`, `cmcd.report.DIALS`), written by `python benchmarks/gap_sweeps.py` (the sweeps of
+# column (`gap` or `pair_noise`, `cmcd.runs.report.DIALS`), written by `python benchmarks/gap_sweeps.py` (the sweeps of
 # `configs/sweep_*_gap.yaml` and `configs/sweep_spoken_pair_noise.yaml`, e.g.
 # `--only digits fashion`; hours on 2 cores, resumable);
 # while a sweep is still running, it reads that sweep's results so far
 # (`runs/gap_sweeps/NAME/results.csv`).
 # Fast mode (`CMCD_FAST=1`) runs a 6-run sweep on the `synthetic` dataset here instead.
 #
-# **Regenerate.** `make figures` or `python -m cmcd.notebooks --full 02_modality_gap`;
+# **Regenerate.** `make figures` or `python -m cmcd.plotting.notebooks --full 02_modality_gap`;
 # `make notebooks` runs the fast mode.
 
 # %%
@@ -50,15 +50,15 @@ import numpy as np
 from IPython.display import Image, display
 
 from cmcd.data import FASHION_ROOT, load_fashion_mnist, plot_modality_gap_examples
-from cmcd.notebook_context import notebook_context
-from cmcd.report import (
+from cmcd.plotting.notebook_context import notebook_context
+from cmcd.runs.report import (
     condition_means,
     correlation_table,
     coverage_table,
     dial_column,
     report_figures,
 )
-from cmcd.sweep import parse_sweep, read_results, run_sweep
+from cmcd.runs.sweep import parse_sweep, read_results, run_sweep
 
 ctx = notebook_context("02_modality_gap")
 print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
@@ -86,7 +86,7 @@ plt.close(fig)  # a pyplot figure: close it once saved
 # One row per run (gap x loss x seed): `tv_estimate` is the classifier estimate of the
 # marginal TV between teacher and student test latents; `bound` = source error + label-aware
 # TV estimate (an estimate, not a guarantee); `certified_bound` holds for `transfer_error`
-# with probability 95% (see `bounds.generalization`).
+# with probability 95% (see `bounds.target.generalization`).
 
 # %%
 FAST_SWEEP = {
@@ -96,7 +96,10 @@ FAST_SWEEP = {
     "distill": {"epochs": 3, "batch_size": 128},
     "finetune": {"labels_per_class": 5},
     "grid": {"data.gap": [0.0, 0.5, 1.0], "distill.loss": ["cmc", "l2"], "seed": [0]},
-    "bound": {"tv_kwargs": {"candidates": ["logistic"]}, "compare_alignments": ["whiten", "linear"]},
+    "bound": {
+        "tv_kwargs": {"candidates": ["logistic"]},
+        "compare_alignments": ["whiten", "linear"],
+    },
 }
 
 if ctx.fast:
@@ -141,7 +144,7 @@ for name, df in sweeps.items():
 # TV against the gap (mean and standard deviation over seeds), raw and after each alignment
 # map; target error against the raw and the aligned TV; the bounds against the measured
 # errors (a point under the dashed diagonal is a bound that fell below its error). These are
-# the figures of `cmcd report` (`cmcd.report.report_figures`).
+# the figures of `cmcd report` (`cmcd.runs.report.report_figures`).
 
 # %%
 for name, df in sweeps.items():

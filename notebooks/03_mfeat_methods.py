@@ -34,7 +34,7 @@
 # (`CMCD_FAST=1`) runs 3 methods on 2 pairs with tiny models here (no classical references:
 # they take minutes) and estimates the TV of those runs.
 #
-# **Regenerate.** `make figures` or `python -m cmcd.notebooks --full 03_mfeat_methods`;
+# **Regenerate.** `make figures` or `python -m cmcd.plotting.notebooks --full 03_mfeat_methods`;
 # `make notebooks` runs the fast mode.
 
 # %%
@@ -44,13 +44,13 @@ import pandas as pd
 import yaml
 from IPython.display import Image, display
 
-from bounds.generalization import bound_from_run
-from cmcd.method_plots import method_summary, pair_tv, plot_method_comparison
-from cmcd.notebook_context import import_benchmark, notebook_context
-from cmcd.pipeline import run
-from cmcd.plots import plot_bound_vs_error
-from cmcd.report import correlation_table, pair_means, report_figures
-from cmcd.sweep import METRIC_COLUMNS
+from bounds.target.generalization import bound_from_run
+from cmcd.plotting.method_plots import method_summary, pair_tv, plot_method_comparison
+from cmcd.plotting.notebook_context import import_benchmark, notebook_context
+from cmcd.plotting.plots import plot_bound_vs_error
+from cmcd.runs.pipeline import run
+from cmcd.runs.report import correlation_table, pair_means, report_figures
+from cmcd.runs.sweep import METRIC_COLUMNS
 
 ctx = notebook_context("03_mfeat_methods")
 bench = import_benchmark("mfeat_methods")
@@ -61,7 +61,7 @@ print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
 #
 # Fast mode runs the benchmark's own configs (`benchmarks/configs/mfeat_methods.yaml`
 # through its `method_config`), shrunk to tiny encoders and 3 epochs. Each distilled run's
-# latents give the bound terms, TV included (`bounds.generalization.bound_from_run` with a
+# latents give the bound terms, TV included (`bounds.target.generalization.bound_from_run` with a
 # logistic domain classifier, for speed). Full mode takes the TV per pair from the view-pair
 # sweep; while that sweep has not been run, it falls back to the same bound terms computed
 # from the saved latents of the benchmark's own CMC and CMD runs (`runs/mfeat_methods/`,
@@ -178,8 +178,8 @@ if pair_runs is not None:
 # %% [markdown]
 # ## How good is the target model, without its labels?
 #
-# Every label-free term on the fine-tuned target error (`bounds.target_terms`): validity,
-# slack, Spearman and MAE over runs (`bounds.tightness`), then each term against the measured
+# Every label-free term on the fine-tuned target error (`bounds.target.target_terms`): validity,
+# slack, Spearman and MAE over runs (`bounds.report.tightness`), then each term against the measured
 # error. Every term bounds or estimates the error of each run's own step-3 model (its
 # `predictions.csv`), never a refitted head. Full mode reads
 # `benchmarks/results/target_terms_*.csv` (from `benchmarks/target_bounds.py`: the teacher
@@ -187,9 +187,9 @@ if pair_runs is not None:
 # the fast runs above.
 
 # %%
-from bounds.run_files import target_terms_table  # noqa: E402
-from bounds.tightness import rank_teachers, tightness_table  # noqa: E402
-from cmcd.report import TARGET_FIGURE_TERMS  # noqa: E402
+from bounds.report.tightness import rank_teachers, tightness_table  # noqa: E402
+from bounds.target.run_files import target_terms_table  # noqa: E402
+from cmcd.runs.report import TARGET_FIGURE_TERMS  # noqa: E402
 
 if ctx.fast:
     found = sorted((ctx.work_dir / "runs").glob("*-*/seed*/*/features.npz"))

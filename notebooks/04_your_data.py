@@ -28,7 +28,7 @@
 # minutes on 2 cores; add seeds to the grid for spread); fast mode (`CMCD_FAST=1`): 2
 # losses, tiny encoders, 3 epochs.
 #
-# **Regenerate.** `make figures` or `python -m cmcd.notebooks --full 04_your_data`;
+# **Regenerate.** `make figures` or `python -m cmcd.plotting.notebooks --full 04_your_data`;
 # `make notebooks` runs the fast mode.
 
 # %%
@@ -41,10 +41,10 @@ from IPython.display import Image, display
 
 from bounds import estimate_tv
 from cmcd.data import load_dataset, read_mfeat_view
-from cmcd.notebook_context import notebook_context
-from cmcd.plots import plot_bound_vs_error, plot_error_vs_tv
-from cmcd.report import coverage_table
-from cmcd.sweep import RUNS_DIR, parse_sweep, run_sweep
+from cmcd.plotting.notebook_context import notebook_context
+from cmcd.plotting.plots import plot_bound_vs_error, plot_error_vs_tv
+from cmcd.runs.report import coverage_table
+from cmcd.runs.sweep import RUNS_DIR, parse_sweep, run_sweep
 
 ctx = notebook_context("04_your_data")
 print(f"mode: {ctx.mode}; figures go to {ctx.figures_dir}")
@@ -82,7 +82,7 @@ print(f"source {ds.x_source.shape}, target {ds.x_target.shape}, classes {ds.n_cl
 # `none` is the FT(target) baseline (no distillation). Each run pre-trains the source
 # teacher (shared between runs with the same seed), distills the target encoder on the
 # unlabeled pairs, linear-probes it with 3 labels per class, and computes the bound terms on
-# held-out pairs (`bounds.generalization`). A rerun skips finished runs.
+# held-out pairs (`bounds.target.generalization`). A rerun skips finished runs.
 
 # %%
 SPEC = {

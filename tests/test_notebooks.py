@@ -2,7 +2,7 @@
 
 Each notebook is executed once (in a kernel, as ``make notebooks`` does) into a temporary
 folder; the figure tests then read what the figure drew (``figure_data/NAME.csv``, extracted
-from the figure's artists by ``cmcd.figure_data.figure_data``) and the tables the notebook
+from the figure's artists by ``cmcd.plotting.figure_data.figure_data``) and the tables the notebook
 drew it from (``tables/NAME.csv``), and recompute the numbers naively from the tables.
 """
 
@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from bounds.api import estimate_tv
-from bounds.plots import headline_size
-from cmcd.notebook_context import ROOT
-from cmcd.notebooks import (
+from bounds.report.plots import headline_size
+from bounds.tv.api import estimate_tv
+from cmcd.plotting.notebook_context import ROOT
+from cmcd.plotting.notebooks import (
     FIGURES,
     NOTEBOOK_DIR,
     OTHER_FIGURES,
@@ -29,7 +29,7 @@ from cmcd.notebooks import (
     notebook_paths,
     read_notebook,
 )
-from cmcd.plots import LABELS
+from cmcd.plotting.plots import LABELS
 
 pytestmark = pytest.mark.slow
 
@@ -131,7 +131,7 @@ def test_notebook_starts_with_what_it_makes_and_how(name: str) -> None:
     assert first.cell_type == "markdown"
     for part in ("**Figures.**", "**Question.**", "**Data.**", "**Regenerate.**", "figures/"):
         assert part in first.source, f"{name}: first cell lacks {part!r}"
-    assert f"python -m cmcd.notebooks --full {name}" in first.source
+    assert f"python -m cmcd.plotting.notebooks --full {name}" in first.source
 
 
 def test_every_committed_figure_comes_from_a_notebook() -> None:

@@ -13,7 +13,7 @@ a, b = rng.normal(size=(200, 3)), rng.normal(size=(200, 3))
 
 BOUND_DATA = """
 import numpy as np
-from bounds.generalization import compute_bound
+from bounds.target.generalization import compute_bound
 rng = np.random.default_rng(0)
 yt, ys = np.repeat([0, 1], 40), np.repeat([0, 1], 100)
 zt = rng.normal(size=(80, 3)) + 2.0 * yt[:, None]
@@ -103,7 +103,7 @@ def api_cases() -> list[Case]:
         b(
             16,
             "make_alignment('centre') (unknown alignment name)",
-            "from bounds.alignment import make_alignment\nmake_alignment('centre')",
+            "from bounds.target.alignment import make_alignment\nmake_alignment('centre')",
             ("alignment",),
         ),
         b(

@@ -313,7 +313,7 @@ def fake_results(tmp: Path, name: str = "o") -> None:
     """Write a sweep folder ``name`` with a results.csv of 6 rows (grid: gap, loss)."""
     import pandas as pd
 
-    from cmcd.sweep import METRIC_COLUMNS
+    from cmcd.runs.sweep import METRIC_COLUMNS
 
     rows = []
     for i, gap in enumerate([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]):

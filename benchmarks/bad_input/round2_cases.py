@@ -578,7 +578,7 @@ def _rerun_cases() -> list[Case]:
 def _nan_teacher(tmp: Path) -> None:
     import torch
 
-    from cmcd.models import MLPEncoder
+    from cmcd.train.models import MLPEncoder
 
     state = MLPEncoder(32, 4, hidden=(16,)).state_dict()  # TINY's teacher on synthetic data
     state = {k: v.fill_(float("nan")) if v.is_floating_point() else v for k, v in state.items()}
@@ -589,7 +589,7 @@ def _nan_teacher(tmp: Path) -> None:
 def _teacher_file(tmp: Path) -> None:
     import torch
 
-    from cmcd.models import MLPEncoder
+    from cmcd.train.models import MLPEncoder
 
     torch.save(MLPEncoder(32, 4, hidden=(16,)).state_dict(), tmp / "w.pt")
     write_yaml(tmp, "c.yaml", tiny(model__teacher_weights="w.pt"))

@@ -2,7 +2,7 @@
 
 Every loader in :mod:`cmcd.data` draws its held-out rows with :func:`split_indices` and its
 subsamples with :func:`stratified_subsample`. (Which rows each *step of a run* sees is decided
-later, by :mod:`cmcd.splits`.)
+later, by :mod:`cmcd.data.splits`.)
 """
 
 from __future__ import annotations

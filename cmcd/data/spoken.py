@@ -26,7 +26,7 @@ target's true class, the target view itself is never corrupted, and no test row 
 training image): a controlled correspondence gap. With ``pair_noise > 0`` a noisy test row
 reuses another test row's image, so the held-out pairs are not independent: the dataset says
 ``rows_independent: False`` and every certified term of such a run is reported as an
-estimate (:func:`bounds.generalization.term_status`).
+estimate (:func:`bounds.target.generalization.term_status`).
 
 Features are cached under ``$CMCD_CACHE_DIR/spoken_digits`` (default ``~/.cache/cmcd``) in a
 file keyed by the SHA-256 of every generation parameter (each utterance's word, voice, speed,

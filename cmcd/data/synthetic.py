@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from bounds.groundtruth import GaussianMixture, monte_carlo_tv
+from bounds.truth.groundtruth import GaussianMixture, monte_carlo_tv
 from cmcd._checks import check_count
 from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, register
 from cmcd.data._sampling import split_indices
@@ -87,8 +87,8 @@ def mixture_shift_tv(
     .. math:: \mathrm{TV}(P, Q) = \mathbb{E}_{u \sim M}
         \left|\tanh\!\left(\tfrac{\log p(u) - \log q(u)}{2}\right)\right|
 
-    computed by :func:`bounds.groundtruth.monte_carlo_tv` (the package's one Monte Carlo TV)
-    on :class:`bounds.groundtruth.GaussianMixture` laws, from ``n_mc`` draws; returns
+    computed by :func:`bounds.truth.groundtruth.monte_carlo_tv` (the package's one Monte Carlo TV)
+    on :class:`bounds.truth.groundtruth.GaussianMixture` laws, from ``n_mc`` draws; returns
     (estimate, standard error). The draws do not depend on the shift (common random numbers),
     so for one ``rng`` seed the estimate is smooth in it. A zero shift gives exactly
     ``(0.0, 0.0)`` (identical laws; our choice, instead of rounding noise).

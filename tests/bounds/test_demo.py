@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from bounds.demo import INPUTS, plot_demo, run_demo
-from bounds.groundtruth import gaussian_tv, make_pair
-from bounds.references import REFERENCES
+from bounds.truth.groundtruth import gaussian_tv, make_pair
+from bounds.truth.references import REFERENCES
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path, 
 
 @pytest.mark.slow
 def test_demo_table_has_every_method_and_the_truth(demo) -> None:
-    from bounds.api import METHODS
+    from bounds.tv.api import METHODS
 
     table, _, _ = demo
     assert list(table["method"]) == [*METHODS, *REFERENCES]

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cmcd import cli
-from cmcd.cli import main
+from cmcd.cli.main import main
+from cmcd.cli.main import main as cli
 
 
 def _deny(monkeypatch, denied: Path) -> None:
@@ -96,7 +96,7 @@ def test_exit_codes_usage_two_data_one(capsys, monkeypatch, error, code):
 
 
 def test_a_closed_pipe_is_quiet(tmp_path):
-    script = "import sys; from cmcd.cli import main\nsys.exit(main(['defaults']))\n"
+    script = "import sys; from cmcd.cli.main import main\nsys.exit(main(['defaults']))\n"
     proc = subprocess.Popen(
         [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

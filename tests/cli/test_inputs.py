@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cmcd.cli import main
+from cmcd.cli.main import main
 from cmcd.config import MAX_WIDTH, apply_overrides, resolve_config
 
 
@@ -74,12 +74,12 @@ def test_a_string_number_gives_the_run_id_of_the_number():
     ],
 )
 def test_huge_sizes_are_capped_before_any_compute(tmp_path, capsys, monkeypatch, override):
-    import cmcd.pipeline
+    import cmcd.runs.pipeline
 
     def no_load(**kwargs):
         raise AssertionError("the data must not be loaded")
 
-    monkeypatch.setattr(cmcd.pipeline, "load_dataset", no_load)
+    monkeypatch.setattr(cmcd.runs.pipeline, "load_dataset", no_load)
     config = tmp_path / "c.yaml"
     config.write_text("data: {name: synthetic}\n")
     argv = ["run", str(config), "--out", str(tmp_path / "o"), "--set", override]

@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from cmcd.cli import main
+from cmcd.cli.main import main
 
 TINY = {
     "data": {"name": "synthetic", "n_samples": 200, "tv_samples": 500},
@@ -98,7 +98,7 @@ def _fake_row(task):
     "content", [b"", b'{"run_id": "abc", "target_err', b'{"target_error": 0.1}', b"[1, 2]"]
 )
 def test_a_damaged_sweep_row_file_is_named_and_its_run_rerun(tmp_path, content):
-    from cmcd.sweep import ROWS_DIR, parse_sweep, run_sweep
+    from cmcd.runs.sweep import ROWS_DIR, parse_sweep, run_sweep
 
     sweep = parse_sweep({**TINY, "grid": {"seed": [0, 1]}})
     first = run_sweep(sweep, tmp_path, progress=False, run_fn=_fake_row)

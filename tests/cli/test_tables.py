@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmcd.cli import main
+from cmcd.cli.main import main
 from cmcd.data import load_dataset
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from cmcd.cli import COMMANDS, main
-from cmcd.sweep import METRIC_COLUMNS
+from cmcd.cli.main import COMMANDS, main
+from cmcd.runs.sweep import METRIC_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,11 +10,11 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cmcd.pipeline
+import cmcd.runs.pipeline
 import cmcd.validation
 from cmcd._checks import check_choice, check_count, check_number, did_you_mean
-from cmcd.cli import main
-from cmcd.sweep import parse_sweep
+from cmcd.cli.main import main
+from cmcd.runs.sweep import parse_sweep
 from cmcd.validation import check_keywords, check_out_dir, keyword_parameters
 
 
@@ -96,7 +96,7 @@ def no_training(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the run started although its input was invalid")
 
-    monkeypatch.setattr(cmcd.pipeline, "run", fail)
+    monkeypatch.setattr(cmcd.runs.pipeline, "run", fail)
 
 
 def _config(tmp_path, **config):

@@ -5,7 +5,7 @@ import torch
 
 from cmcd.config import DEFAULTS
 from cmcd.data import ViewSpec
-from cmcd.pipeline import _seeded, build_view_encoder
+from cmcd.runs.pipeline import _seeded, build_view_encoder
 from cmcd.seeding import RUN_STREAMS, rng_for, seed_for
 
 DATASET_STREAMS = ("split", "gap", "subsample", "synthetic-sample", "tv")

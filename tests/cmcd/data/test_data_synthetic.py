@@ -107,7 +107,7 @@ def test_bad_input(opts, match):
 
 
 def test_latent_tv_is_the_ground_truth_monte_carlo_of_bounds():
-    from bounds.groundtruth import GaussianMixture, monte_carlo_tv
+    from bounds.truth.groundtruth import GaussianMixture, monte_carlo_tv
 
     means, shift = np.array([[0.0, 1.0], [2.0, -1.0]]), np.array([0.7, 0.3])
     got = mixture_shift_tv(means, shift, 5000, np.random.default_rng(3))

@@ -1,0 +1,1 @@
+"""Reports on bounds: correlation intervals, tightness tables and plots."""

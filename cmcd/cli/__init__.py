@@ -1,0 +1,1 @@
+"""The ``cmcd`` command line: ``run``, ``sweep``, ``report``, ``bound`` and friends."""

@@ -1,0 +1,1 @@
+"""Figures: plot functions, the data behind each figure and the notebook runner."""
