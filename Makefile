@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup test demo lint bench notebooks figures clean
+.PHONY: setup test test-fast demo lint typecheck build-check bench notebooks figures docs clean
 
 setup: $(STAMP)
 
@@ -21,12 +21,25 @@ $(STAMP): pyproject.toml
 test: setup
 	$(BIN)/python -m pytest -q
 
+# Everything not marked slow, on 2 processes (pytest-xdist): under 5 minutes on 2 cores.
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
 demo: setup
 	$(BIN)/python -m cmcd.demo
 
 lint: setup
 	$(BIN)/ruff check cmcd bounds tests benchmarks
 	$(BIN)/ruff format --check cmcd bounds tests benchmarks
+	$(MAKE) --no-print-directory typecheck
+
+# mypy cmcd bounds ([tool.mypy] in pyproject.toml lists the modules not checked yet).
+typecheck: setup
+	$(BIN)/mypy
+
+# Build the wheel and the sdist; install each in a fresh venv; smoke-test it.
+build-check: setup
+	bash .ci/build-check.sh
 
 bench: setup
 	$(BIN)/python benchmarks/tv_accuracy.py
@@ -40,5 +53,16 @@ notebooks: setup
 figures: setup
 	$(BIN)/python -m cmcd.plotting.notebooks --full
 
+# The documentation site (Sphinx; warnings are errors): open docs/_build/html/index.html.
+# -E rereads every page, so a page whose warnings failed the last build cannot pass unread.
+DOCS_STAMP := $(VENV)/.docs-installed
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -E -W --keep-going -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache build dist *.egg-info

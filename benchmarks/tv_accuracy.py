@@ -57,6 +57,8 @@ HEADLINE_N = 1000
 TARGET_MAE, TARGET_COVERAGE = 0.05, 0.95
 SKIP_METHODS = ("paired",)
 EXTRA_POINTS = ("null_corrected",)  # point rules of the classifier run beside its default
+#: Candidate sets of the classifier as the sweeps configure it (the Fashion protocol among them).
+SWEEP_CANDIDATES: tuple[tuple[str, ...], ...] = (("logistic", "spline", "knn"),)
 KEY = ("method", "family", "d", "n", "level", "rep")
 FIELDS = (
     *KEY,
@@ -156,6 +158,18 @@ def _classifier_point(point: str) -> Runner:
     return run
 
 
+def _classifier_candidates(candidates: tuple[str, ...]) -> Runner:
+    """The classifier TV restricted to ``candidates`` (as the gap sweeps configure it)."""
+
+    def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
+        from bounds.tv.api import estimate_tv
+
+        res = estimate_tv(xs, xt, method="classifier", candidates=candidates, random_state=seed)
+        return res.estimate, res.lower, math.nan
+
+    return run
+
+
 def _reference(fn: Callable[..., float]) -> Runner:
     def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
         return fn(xs, xt, random_state=seed), math.nan, math.nan
@@ -181,6 +195,9 @@ def all_methods() -> dict[str, Method]:
     for point in EXTRA_POINTS:
         name = f"classifier[{point}]"
         methods[name] = Method(name, "estimator", _classifier_point(point))
+    for candidates in SWEEP_CANDIDATES:
+        name = f"classifier[{'+'.join(candidates)}]"
+        methods[name] = Method(name, "estimator", _classifier_candidates(candidates))
     for name, fn in REFERENCES.items():
         methods[name] = Method(name, "reference", _reference(fn))
     methods["oracle"] = Method("oracle", "oracle", _oracle)

@@ -70,7 +70,7 @@ def _method_rows(pair: DistributionPair, xs: np.ndarray, xt: np.ndarray, seed: i
         label, prepare = INPUTS.get(name, DEFAULT_INPUT)
         a, b, kw = prepare(pair, xs, xt, seed)
         res, sec, failure = _timed(
-            lambda name=name, a=a, b=b, kw=kw: estimate_tv(
+            lambda name=name, a=a, b=b, kw=kw: estimate_tv(  # type: ignore[misc]
                 a, b, method=name, random_state=seed, **kw
             )
         )
@@ -95,7 +95,7 @@ def _reference_rows(xs: np.ndarray, xt: np.ndarray, truth: float, seed: int) -> 
     """One row per reference of :data:`bounds.truth.references.REFERENCES` (no interval)."""
     rows = []
     for name, fn in REFERENCES.items():
-        val, sec, failure = _timed(lambda fn=fn: fn(xs, xt, random_state=seed))
+        val, sec, failure = _timed(lambda fn=fn: fn(xs, xt, random_state=seed))  # type: ignore[misc]
         nan = float("nan")
         rows.append(
             {

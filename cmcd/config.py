@@ -47,6 +47,7 @@ __all__ = [
     "describe_defaults",
     "DOCS",
     "get_dotted",
+    "HASH_NEUTRAL",
     "load_config",
     "MAX_BATCH",
     "MAX_EPOCHS",
@@ -97,6 +98,12 @@ DEFAULTS: dict[str, Any] = {
     "validation_fraction": 0.25,
     "seed": 0,
     "device": "auto",
+    "loop": {
+        "precision": "auto",
+        "channels_last": "auto",
+        "compile": False,
+        "check_every": 50,
+    },
 }
 
 MAX_WIDTH = 8192
@@ -119,9 +126,11 @@ DOCS: dict[str, str] = {
     "encoders",
     "model.hidden": "hidden widths (a list of at most 64 integers, each 1 to 8192) of MLP "
     "encoders (vector views)",
-    "model.source_arch": "encoder for the source view: auto, mlp, cnn, spec_cnn or "
+    "model.source_arch": "encoder for the source view: auto, mlp, cnn, spec_cnn, resnet18, "
+    "resnet34 (torchvision, small-input stem; image and spectrogram views) or "
     "package.module:factory (factory(input_shape, latent_dim) -> nn.Module; auto: by view kind)",
-    "model.target_arch": "encoder for the target view: auto, mlp, cnn, spec_cnn or "
+    "model.target_arch": "encoder for the target view: auto, mlp, cnn, spec_cnn, resnet18, "
+    "resnet34 (torchvision, small-input stem; image and spectrogram views) or "
     "package.module:factory (factory(input_shape, latent_dim) -> nn.Module; auto: by view kind)",
     "model.projection_dim": "output width (1 to 8192) of the SSL projection head",
     "model.teacher_weights": "path to a state-dict file for the source encoder; skips step 1 "
@@ -158,6 +167,14 @@ DOCS: dict[str, str] = {
     "is validation",
     "seed": "seed of every random choice in the run: an integer >= 0 (not a bool)",
     "device": "auto (CUDA when present), cpu or cuda",
+    "loop.precision": "autocast dtype of the encoders in steps 1 and 2: auto (bf16 on CUDA when "
+    "supported, else fp16 with a gradient scaler; fp32 on CPU), fp32, bf16 or fp16",
+    "loop.channels_last": "channels-last memory format for 2-D CNN encoders: auto (on CUDA only), "
+    "true or false",
+    "loop.compile": "wrap the trained modules in torch.compile (true or false; the first batches "
+    "pay the compilation, seconds to minutes)",
+    "loop.check_every": "batches (1 to 10^6) between two host reads of the summed loss, where a "
+    "NaN or infinite loss is caught; every epoch's end is checked too",
 }
 
 CHOICES: dict[str, tuple[Any, ...]] = {
@@ -229,6 +246,22 @@ def _distill_loss(value: Any, key: str) -> str:
     return check_choice(value, key, tuple(DISTILL_LOSSES))
 
 
+def _loop_option(field: str) -> Check:
+    """Check a ``loop.*`` key with :data:`cmcd.train.training.LOOP_OPTION_CHECKS`.
+
+    ``check_every`` may be a numeric string (YAML's ``1e2``), read as a number.
+    """
+
+    def check(value: Any, key: str) -> Any:
+        from cmcd.train.training import LOOP_OPTION_CHECKS
+
+        if field == "check_every":
+            value = number_from_text(value)
+        return LOOP_OPTION_CHECKS[field](value, key)
+
+    return check
+
+
 _POSITIVE = _number(low=0, low_open=True)
 _NON_NEGATIVE = _number(low=0)
 
@@ -261,6 +294,10 @@ CHECKS: dict[str, Check] = {
     "validation_fraction": _number(low=0, high=1, low_open=True, high_open=True),
     "seed": _count(0),
     "device": _device,
+    "loop.precision": _loop_option("precision"),
+    "loop.channels_last": _loop_option("channels_last"),
+    "loop.compile": _loop_option("compile"),
+    "loop.check_every": _loop_option("check_every"),
 }
 """Dotted key -> check of its type and range (the ranges follow :data:`DOCS`). ``data.*`` and
 ``distill.params`` are checked against the dataset loader's and the loss's signatures."""
@@ -499,15 +536,47 @@ def _override_value(item: str, raw: str) -> Any:
         ) from None
 
 
+HASH_NEUTRAL: dict[str, Any] = {
+    "loop.precision": "auto",
+    "loop.channels_last": "auto",
+    "loop.compile": False,
+    "loop.check_every": None,
+}
+"""Keys left out of :func:`config_hash` while they hold the value given here (``None``:
+always). The ``loop`` section came after runs were recorded; at its defaults it leaves their
+run ids unchanged (our choice). ``loop.check_every`` never changes a finished run's numbers,
+so it never enters the hash; a non-default precision, memory format or compilation does."""
+
+
+def _hashed(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Return ``cfg`` without the :data:`HASH_NEUTRAL` keys that hold their neutral value."""
+    out = dict(cfg)
+    for dotted, neutral in HASH_NEUTRAL.items():
+        section, _, key = dotted.partition(".")
+        part = out.get(section)
+        if isinstance(part, dict) and key in part and neutral in (None, part[key]):
+            if neutral is not None and type(part[key]) is not type(neutral):
+                continue  # 0 == False: only a value of the neutral's own type is neutral
+            out[section] = part = {k: v for k, v in part.items() if k != key}
+            if not part:
+                del out[section]
+    return out
+
+
 def config_hash(cfg: dict[str, Any]) -> str:
     """Return a short stable hash of a resolved config (used as a run id).
+
+    The :data:`HASH_NEUTRAL` keys are left out while they hold their neutral value, so
+    adding them kept the run ids of earlier runs.
 
     Examples
     --------
     >>> config_hash({"a": 1}) == config_hash({"a": 1})
     True
+    >>> config_hash({"a": 1}) == config_hash({"a": 1, "loop": {"precision": "auto"}})
+    True
     """
-    text = json.dumps(cfg, sort_keys=True, default=str)
+    text = json.dumps(_hashed(cfg), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

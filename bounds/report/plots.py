@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: Order and line style of the method kinds (our choice).
-KIND_STYLE: dict[str, dict[str, str]] = {
+KIND_STYLE: dict[str, dict[str, Any]] = {
     "estimator": {"linestyle": "-", "marker": "o"},
     "reference": {"linestyle": "--", "marker": "s"},
     "oracle": {"linestyle": ":", "marker": "^", "color": "0.35"},

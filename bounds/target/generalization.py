@@ -230,9 +230,10 @@ class BoundReport:
     dis2_bound, dis2_logits_bound : float or None
         DIS² bounds on err_B(h_B) with a linear critic on the latents and on h_B's logits,
         certified under DIS²'s assumption (the critic class contains the worst shift).
-    dis2_estimate, atc_estimate, disagreement_estimate, pair_disagreement, \
-    paired_error_estimate : float or None
+    dis2_estimate, atc_estimate, disagreement_estimate : float or None
         ESTIMATES of err_B(h_B) (:mod:`bounds.target.label_free`).
+    pair_disagreement, paired_error_estimate : float or None
+        ESTIMATES of err_B(h_B) from the pairing (:mod:`bounds.target.label_free`).
     w1_aligned, paired_cost : float or None
         W1 between the mapped teacher and the student latents of the unlabeled pairs, and
         the mean cost of the pairing (never below it); estimates.
@@ -732,7 +733,7 @@ def compute_bound(
     seeds = _child_seeds(random_state, 4)
     head = fit_head(zs_tr, y_tr, random_state=seeds[0])
     pred_a, pred_b = head.predict(zs_te), head.predict(zt_te)
-    errors = _error_terms(pred_a, pred_b, y_te, alpha)
+    errors: dict[str, Any] = _error_terms(pred_a, pred_b, y_te, alpha)
     if split_pairs is None:
         split_pairs = str(tv_method) not in PAIRED_METHODS
     tv_terms = _tv_terms(tv, zs_te, zt_te, y_te, alpha, split_pairs, min_class_samples, seeds)
@@ -759,8 +760,8 @@ def compute_bound(
         **errors,
         **tv_terms,
         **aligned,
-        **gap_terms(zs_te, zt_te),
-        **_spread_ratios(zs_te, zt_te),
+        **gap_terms(zs_te, zt_te),  # type: ignore[arg-type]
+        **_spread_ratios(zs_te, zt_te),  # type: ignore[arg-type]
         target_error=None if target_error is None else float(target_error),
         bound=errors["source_error"] + tv_terms["tv_joint_estimate"],
         alpha=alpha,

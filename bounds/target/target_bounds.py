@@ -25,7 +25,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import ot
@@ -255,7 +255,7 @@ def margin_transport_bound(
     """
     alpha = check_alpha(alpha)
     lip = head.lipschitz()
-    grid = check_gammas(lip * DEFAULT_RADII if gammas is None else gammas)
+    grid = cast(np.ndarray, check_gammas(lip * DEFAULT_RADII if gammas is None else gammas))
     margins = head.margin(source_z, source_y)
     dist = np.linalg.norm(
         np.asarray(pair_source_z, float) - np.asarray(pair_target_z, float), axis=1

@@ -226,7 +226,8 @@ def _stratified_halves(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray
         rows = rng.permutation(np.flatnonzero(y == c))
         if rows.size < 2:
             return None
-        first.append(rows[: rows.size // 2]), second.append(rows[rows.size // 2 :])
+        first.append(rows[: rows.size // 2])
+        second.append(rows[rows.size // 2 :])
     return np.sort(np.concatenate(first)), np.sort(np.concatenate(second))
 
 

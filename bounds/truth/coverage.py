@@ -57,7 +57,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from math import lgamma
-from typing import Any
+from typing import Any, cast
 from unittest import mock
 
 import numpy as np
@@ -540,7 +540,8 @@ def _aligned_transfer_error(ctx: DrawContext) -> Truth:
 
 
 def _target_error(ctx: DrawContext) -> Truth:
-    return linear_head_error(ctx.target_model, ctx.scenario.law("target")), ORTHANT_ABSEPS
+    head = cast(LinearHead, ctx.target_model)  # the target-error term needs h_B
+    return linear_head_error(head, ctx.scenario.law("target")), ORTHANT_ABSEPS
 
 
 @dataclass(frozen=True)
@@ -661,7 +662,7 @@ def _reports(rows: dict[str, tuple], needs: set[str], h_b: LinearHead | None, kw
     with _descriptive_terms(kw.pop("descriptive")):
         tv_kwargs = kw.pop("tv_kwargs")
         if "main" in needs:
-            report = compute_bound(*args, **kw, split_pairs=True, tv_kwargs=tv_kwargs, **extra)
+            report = compute_bound(*args, **kw, split_pairs=True, tv_kwargs=tv_kwargs, **extra)  # type: ignore[misc]
         if "paired" in needs:
             paired = compute_bound(*args, **kw, tv_method="paired", split_pairs=False)
     return report, paired
@@ -822,7 +823,7 @@ def coverage_study(
 
     population = population_truths(scenario) if population is None else population
     todo = list(range(int(n_draws)) if draws is None else draws)
-    jobs = {
+    jobs: dict[int, Callable[[], pd.DataFrame]] = {
         draw: functools.partial(
             coverage_draw, scenario, int(n_test), draw_seed(random_state, n_test, draw),
             population=population, **draw_kwargs,

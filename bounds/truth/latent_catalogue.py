@@ -39,6 +39,7 @@ import dataclasses
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from scipy import integrate, optimize, special, stats
@@ -631,7 +632,7 @@ def latent_case(case: str, d: int, level: float | None = None) -> DistributionPa
     if isinstance(case, str) and case in CASES and level is None:
         level = CASES[case].levels[0]
     spec = _check_case_args(case, d, float(level) if level is not None else float("nan"))
-    return spec.build(int(d), float(level))
+    return spec.build(int(d), float(cast(float, level)))  # None was refused above
 
 
 def latent_catalogue(

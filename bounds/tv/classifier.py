@@ -253,7 +253,7 @@ def _expand(name: str, make: CandidateFactory) -> dict[str, CandidateFactory]:
     for values in itertools.product(*grid.values()):
         params = dict(zip(grid, values, strict=True))
         label = name + "[" + ",".join(f"{k}={v}" for k, v in params.items()) + "]"
-        out[label] = lambda n, d, seed, p=params: make(n, d, seed).set_params(**p)
+        out[label] = lambda n, d, seed, p=params: make(n, d, seed).set_params(**p)  # type: ignore[misc]
     return out
 
 
@@ -273,7 +273,7 @@ def _resolve_candidates(
         if isinstance(item, str) and item in CANDIDATES:
             out.update(_expand(item, CANDIDATES[item]))
         elif isinstance(item, tuple) and len(item) == 2 and hasattr(item[1], "fit"):
-            out[str(item[0])] = lambda n, d, seed, est=item[1]: clone(est)
+            out[str(item[0])] = lambda n, d, seed, est=item[1]: clone(est)  # type: ignore[misc]
         else:
             raise ValueError(
                 f"candidates entry {item!r} is neither a name in {sorted(CANDIDATES)} "

@@ -506,7 +506,10 @@ def _add_debug(parser: argparse.ArgumentParser, default: object) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser from :data:`COMMANDS`."""
+    from cmcd import __version__
+
     parser = argparse.ArgumentParser(prog="cmcd", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"cmcd {__version__}")
     _add_debug(parser, default=False)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, examples, add_args, handler) in COMMANDS.items():

@@ -3,7 +3,8 @@
 Every loader returns a :class:`PairedDataset`: aligned ``(x_source, x_target, y)`` with a
 fixed train/test split by seed. Use :func:`load_dataset` with a name of :data:`DATASETS`
 (``mfeat``, ``digits``, ``fashion``, ``spoken_digits``, ``synthetic``, ``npz``, ``csv``,
-``parquet``);
+``parquet``, ``paired_files``: a manifest of files streamed from disk as a
+:class:`StreamingPairedDataset`);
 :func:`dataset_options` lists each dataset's options and defaults.
 
 Examples
@@ -14,7 +15,14 @@ Examples
 ((2000, 216), (2000, 47), 10)
 """
 
-from cmcd.data import files, images, mfeat, spoken, synthetic  # noqa: F401  (register the loaders)
+from cmcd.data import (  # noqa: F401  (register the loaders)
+    files,
+    images,
+    mfeat,
+    paired_files,
+    spoken,
+    synthetic,
+)
 from cmcd.data._base import (
     DATASETS,
     DEFAULT_TEST_FRACTION,
@@ -25,6 +33,8 @@ from cmcd.data._base import (
 )
 from cmcd.data.images import FASHION_ROOT, load_fashion_mnist, read_idx
 from cmcd.data.mfeat import MFEAT_VIEWS, read_mfeat_view
+from cmcd.data.paired_files import export_paired_files
+from cmcd.data.streaming import StreamingPairedDataset
 from cmcd.data.synthetic import mixture_shift_tv
 from cmcd.data.transforms import GAP_FAMILIES, apply_gap, check_gap, plot_modality_gap_examples
 
@@ -35,10 +45,12 @@ __all__ = [
     "GAP_FAMILIES",
     "MFEAT_VIEWS",
     "PairedDataset",
+    "StreamingPairedDataset",
     "ViewSpec",
     "apply_gap",
     "check_gap",
     "dataset_options",
+    "export_paired_files",
     "load_dataset",
     "load_fashion_mnist",
     "mixture_shift_tv",

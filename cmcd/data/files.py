@@ -53,7 +53,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -135,7 +135,7 @@ def _as_view(arr: np.ndarray, key: str, shape: Sequence[int] | None) -> tuple[np
                 f"{key}: image values must lie in [0, 1] (or be uint8 0..255), "
                 f"got range [{x.min():g}, {x.max():g}]"
             )
-    kind = "image" if len(shape) == 2 else "vector"
+    kind: Literal["image", "vector"] = "image" if len(shape) == 2 else "vector"
     return x.reshape(len(x), *shape).astype(np.float32), ViewSpec(key, kind, shape)
 
 
@@ -201,7 +201,7 @@ def _open_npz(path: Path, key: str = "path") -> Any:
         ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(f"{key}: {str(path)!r} holds a single array; save a .npz with np.savez")
-    if not any(name.endswith(".npy") for name in archive.zip.namelist()):
+    if not any(name.endswith(".npy") for name in archive.zip.namelist()):  # type: ignore[union-attr]
         archive.close()
         raise DataError(
             f"{key}: {str(path)!r} is a zip archive holding no arrays (an Excel or other zip "
@@ -281,7 +281,7 @@ def npz(
         if labels_key not in (None, "labels") and labels_key not in archive.files:
             _npz_array(archive, labels_key, "labels_key", p)  # raises: names the arrays present
         has_labels = labels_key is not None and labels_key in archive.files
-        labels = _npz_array(archive, labels_key, "labels_key", p) if has_labels else None
+        labels = _npz_array(archive, cast(str, labels_key), "labels_key", p) if has_labels else None
     return _build(
         source,
         target,
@@ -745,7 +745,7 @@ def _tables(
         _numeric(frames[0], "source_path", drop),
         _numeric(frames[1], "target_path", drop),
         labels,
-        name=f"{fmt}:{Path(source_path).name}|{Path(target_path).name}",
+        name=f"{fmt}:{Path(source_path).name}|{Path(target_path).name}",  # type: ignore[arg-type]
         seed=seed,
         shapes=shapes,
         test_fraction=test_fraction,

@@ -108,7 +108,7 @@ def mixture_shift_tv(
 
 
 def _check_nonnegative(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:  # type: ignore[operator]
         raise ValueError(f"{name} must be a non-negative number, got {value!r}")
     return float(value)
 

@@ -49,7 +49,7 @@ def check_gap(gap: Any) -> float:
     >>> check_gap(0.5)
     0.5
     """
-    if isinstance(gap, bool) or not isinstance(gap, numbers.Real) or not 0 <= gap <= 1:
+    if isinstance(gap, bool) or not isinstance(gap, numbers.Real) or not 0 <= gap <= 1:  # type: ignore[operator]
         raise ValueError(f"gap must be a number in [0, 1], got {gap!r}")
     return float(gap)
 

@@ -16,11 +16,12 @@ from matplotlib.container import BarContainer, ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.lines import AxLine, Line2D
 from matplotlib.patches import Rectangle
+from numpy.typing import ArrayLike
 
 __all__ = ["figure_data"]
 
 
-def _rows(kind: str, label: str, xy: np.ndarray, xy2: np.ndarray | None = None) -> list[dict]:
+def _rows(kind: str, label: str, xy: ArrayLike, xy2: ArrayLike | None = None) -> list[dict]:
     xy = np.asarray(xy, dtype=float).reshape(-1, 2)
     end = np.full_like(xy, np.nan) if xy2 is None else np.asarray(xy2, dtype=float)
     return [

@@ -23,8 +23,11 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.abc import Loader
+from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 import pandas as pd
 from matplotlib.figure import Figure
@@ -164,11 +167,11 @@ def import_benchmark(name: str) -> ModuleType:
     path = ROOT / "benchmarks" / f"{name}.py"
     if not path.is_file():
         raise ValueError(f"name must name a script in {path.parent}, got {name!r}")
-    spec = importlib.util.spec_from_file_location(module_name, path)
+    spec = cast(ModuleSpec, importlib.util.spec_from_file_location(module_name, path))
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses look their module up while defined
     try:
-        spec.loader.exec_module(module)
+        cast(Loader, spec.loader).exec_module(module)
     except BaseException:
         sys.modules.pop(module_name, None)
         raise

@@ -36,9 +36,12 @@ from torch import Tensor, nn
 from cmcd._checks import DataError
 from cmcd._device import select_device
 from cmcd._io import atomic_write, folder_lock, write_text_atomic
-from cmcd.train.augment import AUGMENTATIONS
 from cmcd.config import config_hash, resolve_config
-from cmcd.data import PairedDataset, ViewSpec, load_dataset
+from cmcd.data import PairedDataset, StreamingPairedDataset, ViewSpec, load_dataset
+from cmcd.data.splits import RunSplits, make_splits
+from cmcd.runs.streaming_steps import LazyRows, lazy_views, select_rows
+from cmcd.seeding import seed_for
+from cmcd.train.augment import AUGMENTATIONS
 from cmcd.train.distributed import (
     broadcast_from_main,
     check_global_batch,
@@ -49,8 +52,6 @@ from cmcd.train.distributed import (
 from cmcd.train.evaluation import fit_step3, head_arrays, record_predictions
 from cmcd.train.losses import make_distill_loss
 from cmcd.train.models import ProjectionHead, file_sha256, load_teacher_state, make_view_encoder
-from cmcd.seeding import seed_for
-from cmcd.data.splits import RunSplits, make_splits
 from cmcd.train.training import distill, embed, pretrain_ssl
 
 __all__ = [
@@ -75,10 +76,15 @@ FEATURES_FILE = "features.npz"
 
 @dataclass
 class Views:
-    """Standardised source/target inputs of every row, as tensors on the run's device."""
+    """Standardised source/target inputs of every row, as tensors on the run's device.
 
-    source: Tensor
-    target: Tensor
+    For a dataset streamed from disk (:class:`~cmcd.data.StreamingPairedDataset`) the inputs
+    are :class:`~cmcd.runs.streaming_steps.LazyRows`, which read rows only when a step asks
+    for a batch; steps select their rows with :func:`~cmcd.runs.streaming_steps.select_rows`.
+    """
+
+    source: Tensor | LazyRows
+    target: Tensor | LazyRows
     y: Tensor | None
 
 
@@ -95,10 +101,14 @@ def standardise(x: np.ndarray, kind: str, fit_rows: np.ndarray) -> np.ndarray:
     return ((x - mean) / std).astype(np.float32)
 
 
-def _to_views(ds: PairedDataset, splits: RunSplits, device: torch.device) -> Views:
+def _to_views(
+    ds: PairedDataset | StreamingPairedDataset, splits: RunSplits, device: torch.device
+) -> Views:
+    y = None if ds.y is None else torch.as_tensor(ds.y, dtype=torch.long, device=device)
+    if isinstance(ds, StreamingPairedDataset):  # rows stay on disk; vectors z-scored lazily
+        return Views(*lazy_views(ds, splits, device), y)
     src = standardise(ds.x_source, ds.source.kind, splits.train)
     tgt = standardise(ds.x_target, ds.target.kind, splits.train)
-    y = None if ds.y is None else torch.as_tensor(ds.y, dtype=torch.long, device=device)
     return Views(torch.as_tensor(src, device=device), torch.as_tensor(tgt, device=device), y)
 
 
@@ -136,8 +146,15 @@ def _model_spec(cfg: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cfg["model"].items() if k != "teacher_weights"}
 
 
-def _digest(x: Tensor) -> dict[str, Any]:
-    """Content hash and shape of a tensor (what a step key records of its inputs)."""
+def _digest(x: Tensor | LazyRows) -> dict[str, Any]:
+    """Content hash and shape of a tensor (what a step key records of its inputs).
+
+    Rows streamed from disk are never read to be hashed: their fingerprint (the manifest's
+    bytes, the files' sizes and times, the rows and the decode and standardisation settings,
+    :meth:`~cmcd.runs.streaming_steps.LazyRows.fingerprint`) stands for the content.
+    """
+    if isinstance(x, LazyRows):
+        return {"sha256": x.fingerprint(), "shape": list(x.shape)}
     data = x.detach().cpu().contiguous().numpy()
     return {"sha256": hashlib.sha256(data.tobytes()).hexdigest(), "shape": list(x.shape)}
 
@@ -425,6 +442,11 @@ def run(
     ``pretrain.batch_size`` and ``distill.batch_size`` are global batches split across the
     processes, and only rank 0 reads and writes checkpoints, ``result.json`` and
     ``features.npz`` (and runs step 3); every rank returns the same result.
+    A dataset streamed from disk (``data.name: paired_files``, a
+    :class:`~cmcd.data.StreamingPairedDataset`) is never held in memory: every step reads
+    its batches through :class:`~cmcd.runs.streaming_steps.LazyRows` (vector views
+    standardised with streamed training moments), and its step keys hash the dataset's
+    fingerprint and the rows instead of the data.
     """
     cfg = resolve_config(config)
     out = Path(out_dir)
@@ -558,8 +580,9 @@ def plan_steps(
     starts from both.
     """
     seed = int(cfg["seed"])
-    tgt = views.target[splits.train_t]
-    steps = [_teacher_step(cfg, ds, views.source[splits.train_t], teacher, progress)]
+    tgt = select_rows(views.target, splits.train_t)
+    src = select_rows(views.source, splits.train_t)
+    steps = [_teacher_step(cfg, ds, src, teacher, progress)]
     teacher_key = steps[0].key
     student_key = init_key(ds.target, cfg, seed, "student")
     if cfg["pretrain"]["target_ssl"]:
@@ -623,7 +646,7 @@ def _distill_step(
     )
     if loss_fn is None:
         return None
-    x_source, x_target = views.source[paired], views.target[paired]
+    x_source, x_target = select_rows(views.source, paired), select_rows(views.target, paired)
 
     def train() -> list[float]:
         teacher.eval().requires_grad_(False)
@@ -684,7 +707,7 @@ def _evaluate(
     seed: int,
     out: Path,
 ) -> dict[str, Any]:
-    """Step 3 (:func:`cmcd.train.evaluation.fit_step3`), the saved latents and heads, and predictions.
+    """Step 3 (:func:`cmcd.train.evaluation.fit_step3`), the saved latents, heads and predictions.
 
     Without labels only the latents are written. The student's latents are taken after
     step 3, which fine-tunes it in place when ``finetune.epochs > 0``, so that the saved
@@ -723,8 +746,8 @@ def latent_features(
     rows = {"test": ev, "paired": paired, **({"train": lab} if len(lab) else {})}
     arrays = {}
     for name, idx in rows.items():
-        arrays[f"z_source_{name}"] = _latents(teacher, views.source[idx])
-        arrays[f"z_target_{name}"] = _latents(student, views.target[idx])
+        arrays[f"z_source_{name}"] = _latents(teacher, select_rows(views.source, idx))
+        arrays[f"z_target_{name}"] = _latents(student, select_rows(views.target, idx))
     return arrays
 
 

@@ -437,6 +437,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
     row["alignment"] = report["alignment"]
     row["target_accuracy"] = result["target_accuracy"]
     row["target_error"] = result["target_error"]
+    row["n_eval"] = result.get("n_eval")  # held-out pairs every error and TV is computed on
     row["seconds"] = round(time.perf_counter() - start, 3)
     return row
 

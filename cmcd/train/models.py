@@ -2,9 +2,11 @@
 
 Build an encoder for a view with :func:`build_encoder`, from the view's kind (``"vector"``,
 ``"image"`` or ``"spectrogram"``) or an explicit architecture name registered in
-:data:`ENCODERS`. :func:`make_view_encoder` also accepts a user factory
-``"package.module:factory"`` and checks what it builds (:func:`check_encoder`);
-:func:`load_teacher_state` loads a pretrained encoder from a state-dict file.
+:data:`ENCODERS`; ``resnet18`` and ``resnet34`` are torchvision ResNets with a small-input
+stem (:class:`ResNetEncoder`; torchvision is imported only when one is named).
+:func:`make_view_encoder` also accepts a user factory ``"package.module:factory"`` and
+checks what it builds (:func:`check_encoder`); :func:`load_teacher_state` loads a pretrained
+encoder from a state-dict file.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pickle
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +36,12 @@ __all__ = [
     "LinearClassifier",
     "MLPEncoder",
     "ProjectionHead",
+    "ResNet18Encoder",
+    "ResNet34Encoder",
+    "ResNetEncoder",
     "SpectrogramEncoder",
+    "TORCHVISION_ENCODERS",
+    "TORCHVISION_PAIR",
     "build_encoder",
     "check_arch_name",
     "check_encoder",
@@ -231,16 +238,115 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Embed images of shape (n, H, W), (n, 1, H, W) or flattened (n, H * W)."""
-        x = _check_input(x, "x")
-        height, width = self.image_shape
-        accepted = {(height, width), (1, height, width), (height * width,)}
-        if x.ndim < 2 or tuple(x.shape[1:]) not in accepted:
-            raise ValueError(
-                f"x must have shape (n, {height}, {width}), (n, 1, {height}, {width}) or "
-                f"(n, {height * width}), got {tuple(x.shape)}"
-            )
+        x = _image_batch(x, self.image_shape)
         _check_batchnorm_batch(self, x.shape[0], "x")
-        return self.head(self.features(x.reshape(x.shape[0], 1, height, width)))
+        return self.head(self.features(x))
+
+
+def _image_batch(x: Any, image_shape: tuple[int, int]) -> Tensor:
+    """Return images (n, H, W), (n, 1, H, W) or flattened (n, H * W) as (n, 1, H, W)."""
+    x = _check_input(x, "x")
+    height, width = image_shape
+    accepted = {(height, width), (1, height, width), (height * width,)}
+    if x.ndim < 2 or tuple(x.shape[1:]) not in accepted:
+        raise ValueError(
+            f"x must have shape (n, {height}, {width}), (n, 1, {height}, {width}) or "
+            f"(n, {height * width}), got {tuple(x.shape)}"
+        )
+    return x.reshape(x.shape[0], 1, height, width)
+
+
+TORCHVISION_PAIR = "pip install torch==2.14.1 torchvision==0.29.1"
+"""A matching torch/torchvision pair (each torchvision release works with one torch release)."""
+
+
+def _torchvision_models(who: str) -> Any:
+    """Import ``torchvision.models``, or raise a one-line ValueError naming ``who``.
+
+    Any failure of the import counts (a missing package, or a torchvision built for another
+    torch, which fails with ``RuntimeError: operator torchvision::nms does not exist``).
+    """
+    try:
+        return importlib.import_module("torchvision.models")
+    except Exception as exc:  # any failure of the import is reported in one line
+        detail = (str(exc).splitlines() or [""])[0]
+        raise ValueError(
+            f"{who}: this encoder needs torchvision, which does not import beside torch "
+            f"{torch.__version__} ({type(exc).__name__}: {detail}); install a matching pair, "
+            f"e.g. `{TORCHVISION_PAIR}`"
+        ) from None
+
+
+class ResNetEncoder(nn.Module):
+    """A torchvision ResNet for single-channel images with a small-input stem.
+
+    The ImageNet stem (7x7 convolution of stride 2 and a 3x3 max-pool, which shrink a 28x28
+    image to 7x7 before the first block) is replaced by a 3x3 convolution of stride 1 from
+    one input channel and no max-pool, as in the CIFAR ResNets; the classifier becomes a
+    linear layer to ``out_dim``. Suits image views and spectrograms read as images (mel bands
+    x frames). Subclasses fix the depth (:class:`ResNet18Encoder`, :class:`ResNet34Encoder`).
+
+    Parameters
+    ----------
+    image_shape : tuple of int
+        ``(H, W)`` of the inputs.
+    out_dim : int
+        Embedding dimension.
+    seed : int, optional
+        Seed of torchvision's weight initialisation (drawn under a forked global generator,
+        so the global random state is untouched); None draws from the global generator.
+
+    Raises
+    ------
+    ValueError
+        torchvision does not import (the message says how to install a matching pair).
+
+    References
+    ----------
+    He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016 (the
+    CIFAR-10 variant of section 4.2 has the 3x3 stem).
+    """
+
+    arch: ClassVar[str] = "resnet18"
+
+    def __init__(self, image_shape: tuple[int, int], out_dim: int, seed: int | None = None) -> None:
+        super().__init__()
+        self.image_shape = _image_shape(image_shape)
+        self.out_dim = _check_int(out_dim, "out_dim")
+        models = _torchvision_models(f"encoder {self.arch!r}")
+        if seed is None:
+            self.net = self._build(models)
+            return
+        seed = _check_int(seed, "seed", 0)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.net = self._build(models)
+
+    def _build(self, models: Any) -> nn.Module:
+        net = getattr(models, self.arch)(weights=None)
+        net.conv1 = nn.Conv2d(1, net.conv1.out_channels, 3, stride=1, padding=1, bias=False)
+        nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")
+        net.maxpool = nn.Identity()
+        net.fc = nn.Linear(net.fc.in_features, self.out_dim)
+        return net
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Embed images of shape (n, H, W), (n, 1, H, W) or flattened (n, H * W)."""
+        x = _image_batch(x, self.image_shape)
+        _check_batchnorm_batch(self, x.shape[0], "x")
+        return self.net(x)
+
+
+class ResNet18Encoder(ResNetEncoder):
+    """ResNet-18 with the small-input stem of :class:`ResNetEncoder`."""
+
+    arch = "resnet18"
+
+
+class ResNet34Encoder(ResNetEncoder):
+    """ResNet-34 with the small-input stem of :class:`ResNetEncoder`."""
+
+    arch = "resnet34"
 
 
 class SpectrogramEncoder(nn.Module):
@@ -433,8 +539,13 @@ ENCODERS: dict[str, type[nn.Module]] = {
     "mlp": MLPEncoder,
     "cnn": ConvEncoder,
     "spec_cnn": SpectrogramEncoder,
+    "resnet18": ResNet18Encoder,
+    "resnet34": ResNet34Encoder,
 }
 """Encoder classes by architecture name."""
+
+TORCHVISION_ENCODERS: frozenset[str] = frozenset({"resnet18", "resnet34"})
+"""Names of :data:`ENCODERS` that need torchvision (imported when one is named)."""
 
 DEFAULT_ARCHITECTURE: dict[str, str] = {"vector": "mlp", "image": "cnn", "spectrogram": "spec_cnn"}
 """Architecture used for each view kind when none is named (``auto``)."""
@@ -443,6 +554,8 @@ _SHAPE_ARGS: dict[str, Callable[[tuple[int, ...]], dict[str, Any]]] = {
     "mlp": _mlp_shape_args,
     "cnn": _cnn_shape_args,
     "spec_cnn": _spec_shape_args,
+    "resnet18": _cnn_shape_args,
+    "resnet34": _cnn_shape_args,
 }
 
 
@@ -505,13 +618,18 @@ def check_arch_name(value: Any, key: str) -> str:
     """Return ``value`` if it is ``auto``, a key of :data:`ENCODERS` or ``package.module:factory``.
 
     Only the spelling is checked here (cheap, at config time); :func:`make_view_encoder`
-    imports the factory and checks what it builds.
+    imports the factory and checks what it builds. A torchvision name (``resnet18``,
+    ``resnet34``) is also checked to import, so that a missing or mismatched torchvision is
+    refused at config time, naming ``key``.
 
     Examples
     --------
     >>> check_arch_name("my_pkg.encoders:small_cnn", "model.source_arch")
     'my_pkg.encoders:small_cnn'
     """
+    if isinstance(value, str) and value in TORCHVISION_ENCODERS:
+        _torchvision_models(key)
+        return value
     if isinstance(value, str) and (value == "auto" or value in ENCODERS):
         return value
     if isinstance(value, str) and _FACTORY_PATH.match(value):

@@ -145,6 +145,7 @@ def test_helpers_accept_good_input():
     assert check_alpha(np.float32(0.25)) == 0.25
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHOD_NAMES)
 def test_random_state_accepts_a_generator_and_rejects_junk(method):
     s, t = _good(40), _good(40, seed=1) + 1.0

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from cmcd.cli.main import main
-from cmcd.cli.main import main as cli
+from cmcd.cli import main as cli
 
 
 def _deny(monkeypatch, denied: Path) -> None:

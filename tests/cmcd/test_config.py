@@ -244,3 +244,50 @@ def test_teacher_weights_default_to_none_and_take_an_existing_file(tmp_path):
     path.write_bytes(b"checked later, by the pipeline")
     cfg = resolve_config({"model": {"teacher_weights": str(path)}})
     assert cfg["model"]["teacher_weights"] == str(path)
+
+
+# ------------------------------------------------------------- issue 22: loop options
+def test_loop_section_defaults_and_values_resolve():
+    assert DEFAULTS["loop"] == {
+        "precision": "auto",
+        "channels_last": "auto",
+        "compile": False,
+        "check_every": 50,
+    }
+    cfg = resolve_config({"loop": {"precision": "bf16", "channels_last": False, "compile": True}})
+    assert cfg["loop"] == {
+        "precision": "bf16",
+        "channels_last": False,
+        "compile": True,
+        "check_every": 50,
+    }
+    assert apply_overrides({}, ["loop.check_every=1e2"])["loop"]["check_every"] == 100
+
+
+@pytest.mark.parametrize(
+    ("config", "match"),
+    [
+        ({"loop": {"precision": "fp8"}}, r"'loop\.precision' must be one of \['auto', 'fp32'"),
+        ({"loop": {"precision": "bf61"}}, r"got 'bf61'; did you mean 'bf16'"),
+        ({"loop": {"channels_last": "on"}}, r"'loop\.channels_last' must be 'auto', true or fa"),
+        ({"loop": {"compile": "true"}}, r"'loop\.compile' must be true or false, got 'true'"),
+        ({"loop": {"check_every": 0}}, r"'loop\.check_every' must be an integer >= 1, got 0"),
+        ({"loop": {"check_every": 10**7}}, r"'loop\.check_every' must be at most 1000000"),
+        ({"loop": {"chek_every": 5}}, r"'loop\.chek_every'.*did you mean 'check_every'"),
+        ({"loop": "fast"}, r"config key 'loop' must be a mapping"),
+    ],
+)
+def test_bad_loop_options_name_the_key(config, match):
+    with pytest.raises(ValueError, match=match):
+        resolve_config(config)
+
+
+def test_loop_defaults_keep_the_run_ids_of_earlier_runs():
+    # ids of these configs before the loop section existed (commit 563c62e)
+    assert config_hash(resolve_config({})) == "ac447a2d4e70"
+    assert config_hash(resolve_config({"data": {"name": "digits"}, "seed": 3})) == "776a61ecc29c"
+    base = config_hash(resolve_config({}))
+    assert config_hash(resolve_config({"loop": {"check_every": 1}})) == base  # same numbers
+    for change in ("precision=bf16", "precision=fp32", "channels_last=false", "compile=true"):
+        assert config_hash(apply_overrides({}, [f"loop.{change}"])) != base, change
+    assert config_hash({"loop": {"compile": 0}}) != config_hash({})  # 0 is not False here

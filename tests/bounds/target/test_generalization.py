@@ -508,6 +508,7 @@ def test_spread_ratios_see_a_student_that_collapses_towards_its_mean():
     assert r.radius_ratio == pytest.approx(0.2, abs=0.02)
 
 
+@pytest.mark.slow
 def test_aligned_certified_bound_covers_the_aligned_transfer_error_over_seeded_runs():
     misses = 0
     for seed in range(20):

@@ -60,6 +60,7 @@ def test_negative_discrepancy_is_clipped_at_zero():
     np.testing.assert_allclose(r["estimate"], r["source_error"], rtol=0, atol=1e-15)
 
 
+@pytest.mark.slow
 def test_critic_disagrees_more_on_target_than_on_source():
     rng = np.random.default_rng(1)
     zs, _ = draw(rng, 600)

@@ -17,6 +17,7 @@ def _clusters(n_per_class=8, d=16, classes=4, seed=0, spread=1.0):
     return centres[y] + spread * rng.normal(size=(len(y), d)), y
 
 
+@pytest.mark.slow
 def test_latents_scaled_by_10_give_the_same_predictions():
     z, y = _clusters(spread=2.0)
     z_eval, _ = _clusters(n_per_class=50, seed=1, spread=2.0)
@@ -26,6 +27,7 @@ def test_latents_scaled_by_10_give_the_same_predictions():
     np.testing.assert_array_equal(a.predict(z_eval), b.predict(10 * z_eval))
 
 
+@pytest.mark.slow
 def test_without_standardising_the_chosen_C_moves_with_the_latent_scale():
     # the scale dependence the protocol removes: on raw latents, x10 shifts C by 1/100
     z, y = _clusters(spread=2.0)
@@ -34,6 +36,7 @@ def test_without_standardising_the_chosen_C_moves_with_the_latent_scale():
     assert a.C_ > b.C_
 
 
+@pytest.mark.slow
 def test_selection_matches_a_naive_loop_over_folds_and_grid():
     z, y = _clusters(n_per_class=6, spread=3.0, seed=3)
     probe = LinearProbe(random_state=5).fit(z, y)
@@ -52,6 +55,7 @@ def test_selection_matches_a_naive_loop_over_folds_and_grid():
     assert probe.C_ == C_GRID[int(np.argmax(scores))]
 
 
+@pytest.mark.slow
 def test_regularisation_adapts_to_the_data():
     # separable clusters want a weak penalty, pure noise a strong one
     z, y = _clusters(n_per_class=10, spread=0.2)

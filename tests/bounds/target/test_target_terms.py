@@ -65,6 +65,7 @@ def step3_model(d):
     return LinearHead.from_probe(LinearProbe(random_state=1).fit(d["z_target_train"], d["y_train"]))
 
 
+@pytest.mark.slow
 def test_terms_are_complete_and_the_certified_ones_hold():
     d = run_latents()
     model = step3_model(d)
@@ -82,6 +83,7 @@ def test_terms_are_complete_and_the_certified_ones_hold():
     assert {k: again[k] for k in TARGET_TERMS} == {k: out[k] for k in TARGET_TERMS}
 
 
+@pytest.mark.slow
 def test_the_terms_bound_the_given_model_never_a_refitted_one():
     """A poor given model (it reads one coordinate only) is what the terms speak of."""
     d = run_latents()
@@ -98,6 +100,7 @@ def test_the_terms_bound_the_given_model_never_a_refitted_one():
         compute_target_terms(**d)
 
 
+@pytest.mark.slow
 def test_predictions_alone_give_the_pairing_terms_and_the_rows_are_recorded():
     d = run_latents()
     pred = step3_model(d).predict(d["z_target_test"])
@@ -118,6 +121,7 @@ def test_predictions_alone_give_the_pairing_terms_and_the_rows_are_recorded():
         compute_target_terms(**d, target_pred=pred[:-1])
 
 
+@pytest.mark.slow
 def test_alignment_rows_that_repeat_scored_pairs_are_refused():
     d = run_latents()
     model = step3_model(d)
@@ -129,6 +133,7 @@ def test_alignment_rows_that_repeat_scored_pairs_are_refused():
     assert out["dis2_bound"] is not None
 
 
+@pytest.mark.slow
 def test_independent_copies_need_the_labelled_target_rows():
     d = run_latents()
     model = step3_model(d)
@@ -138,6 +143,7 @@ def test_independent_copies_need_the_labelled_target_rows():
     assert "z_target_train" in out["details"]["disagreement_estimate"]
 
 
+@pytest.mark.slow
 def test_without_alignment_rows_the_mapped_terms_are_none_with_a_reason():
     d = run_latents()
     d.pop("z_align_source"), d.pop("z_align_target")

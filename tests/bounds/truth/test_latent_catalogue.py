@@ -73,6 +73,7 @@ def test_exact_cases_hit_their_nominal_level(case: str) -> None:
         assert abs(pair.true_tv - level) < 1e-6, (pair.name, pair.true_tv)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["vmf_clusters_gap", "gauss_clusters_offset"])
 def test_monte_carlo_cases_are_near_their_level_with_a_small_stderr(case: str) -> None:
     pair = latent_case(case, D)
@@ -100,6 +101,7 @@ def test_identical_cases_have_tv_zero_but_independent_sides() -> None:
         assert not np.allclose(xs, xt)
 
 
+@pytest.mark.slow
 def test_default_catalogue_covers_both_dimensions_and_every_case() -> None:
     pairs = latent_catalogue()
     names = [p.name for p in pairs]

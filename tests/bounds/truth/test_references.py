@@ -77,6 +77,7 @@ def test_proxy_a_distance_range() -> None:
     assert len(PAD_C_GRID) == 10
 
 
+@pytest.mark.slow
 def test_pad_selection_on_the_test_split_biases_upward() -> None:
     # Identical distributions (TV = 0): the full C grid can only lower the best test risk,
     # so it never reports less than one fixed C, and it reports a positive "distance" in

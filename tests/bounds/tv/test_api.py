@@ -57,6 +57,7 @@ def test_default_is_classifier_and_accurate_on_closed_form():
     assert res.lower <= truth
 
 
+@pytest.mark.slow
 def test_torch_and_pandas_inputs_give_the_numpy_answer():
     s, t = _pair(n=200)
     ref = estimate_tv(s, t, random_state=0, **FAST["classifier"])

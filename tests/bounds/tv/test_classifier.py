@@ -89,6 +89,7 @@ def test_quadratic_features_full_expansion_and_budget():
     assert big.transform(rng.normal(size=(5, 128))).shape[1] <= 600
 
 
+@pytest.mark.slow
 def test_feature_maps_with_fewer_rows_than_features():
     # ~30 rows per side in 64 dimensions: fewer rows than principal directions requested
     rng = np.random.default_rng(16)

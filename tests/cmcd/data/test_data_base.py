@@ -10,7 +10,17 @@ from cmcd.data._base import check_seed
 from cmcd.data._sampling import allocate, check_fraction, split_indices, stratified_subsample
 from cmcd.seeding import rng_for
 
-ALL = {"mfeat", "digits", "fashion", "synthetic", "npz", "csv", "parquet", "spoken_digits"}
+ALL = {
+    "mfeat",
+    "digits",
+    "fashion",
+    "synthetic",
+    "npz",
+    "csv",
+    "parquet",
+    "spoken_digits",
+    "paired_files",
+}
 
 
 def _toy(**kw):

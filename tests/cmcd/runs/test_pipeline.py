@@ -257,7 +257,7 @@ def test_cli_refuses_another_config_and_overwrites_on_request(tmp_path, capsys):
 
 
 def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
-    from cmcd.cli.main import main as cli
+    from cmcd.cli import main as cli
     def interrupted(args):
         raise KeyboardInterrupt
 

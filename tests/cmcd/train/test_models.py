@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +17,8 @@ from cmcd.train.models import (
     LinearClassifier,
     MLPEncoder,
     ProjectionHead,
+    ResNet18Encoder,
+    ResNet34Encoder,
     SpectrogramEncoder,
     build_encoder,
     check_arch_name,
@@ -24,6 +28,13 @@ from cmcd.train.models import (
     load_teacher_state,
     make_view_encoder,
 )
+
+
+@pytest.fixture(autouse=True)
+def _user_encoders_importable(monkeypatch):
+    """``user_encoders`` lives in tests/cmcd (one level up since the layout regroup)."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+
 
 IMAGE_SHAPES = [(16, 15), (8, 8), (28, 28), (7, 3), (1, 1), (5, 1)]
 
@@ -109,7 +120,13 @@ def test_init_parameters_matches_pytorch_default_scale():
 
 # --------------------------------------------------------------------------- registry
 def test_registry_and_defaults():
-    assert ENCODERS == {"mlp": MLPEncoder, "cnn": ConvEncoder, "spec_cnn": SpectrogramEncoder}
+    assert ENCODERS == {
+        "mlp": MLPEncoder,
+        "cnn": ConvEncoder,
+        "spec_cnn": SpectrogramEncoder,
+        "resnet18": ResNet18Encoder,
+        "resnet34": ResNet34Encoder,
+    }
     assert DEFAULT_ARCHITECTURE == {"vector": "mlp", "image": "cnn", "spectrogram": "spec_cnn"}
     assert isinstance(build_encoder("spectrogram", (32, 56), 8), SpectrogramEncoder)
     assert isinstance(build_encoder("vector", (64,), 8), MLPEncoder)
@@ -288,7 +305,7 @@ def test_check_encoder_leaves_batch_norm_statistics_and_mode_alone():
 @pytest.mark.parametrize(
     "arch, message",
     [
-        ("resnet", r"model.target_arch must be 'auto', one of \['cnn', 'mlp', 'spec_cnn'\]"),
+        ("resnet", r"model.target_arch must be 'auto', one of \['cnn', 'mlp', 'resnet18', "),
         ("no_such_pkg.mod:f", r"model.target_arch: cannot import module 'no_such_pkg.mod'"),
         ("user_encoders:missing", r"model.target_arch: module 'user_encoders' has no attr"),
         ("user_encoders:NOT_CALLABLE", r"model.target_arch: .*is not callable"),
@@ -365,3 +382,106 @@ def test_missing_teacher_file_and_content_hash(tmp_path):
     assert file_sha256(a) != file_sha256(b) and len(file_sha256(a)) == 64
     (tmp_path / "c.pt").write_bytes(a.read_bytes())
     assert file_sha256(tmp_path / "c.pt") == file_sha256(a)
+
+
+# --------------------------------------------------------------------------- torchvision
+def _torchvision_fails(monkeypatch, error: Exception) -> None:
+    import importlib
+
+    real = importlib.import_module
+
+    def fake(name: str, *args, **kwargs):
+        if name.startswith("torchvision"):
+            raise error
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("operator torchvision::nms does not exist\nmore lines"),
+        ModuleNotFoundError("No module named 'torchvision'"),
+    ],
+)
+def test_resnet_without_torchvision_is_a_one_line_error_naming_the_key(monkeypatch, error):
+    from cmcd.config import resolve_config
+
+    _torchvision_fails(monkeypatch, error)
+    first = str(error).splitlines()[0]
+    calls = {
+        "model.target_arch": lambda: make_view_encoder(
+            "resnet18", "image", (28, 28), 8, key="model.target_arch"
+        ),
+        "model.source_arch": lambda: check_arch_name("resnet34", "model.source_arch"),
+        "config key 'model.source_arch'": lambda: resolve_config(
+            {"model": {"source_arch": "resnet18"}}
+        ),
+        "encoder 'resnet34'": lambda: build_encoder("resnet34", (28, 28), 8),
+    }
+    for key, call in calls.items():
+        with pytest.raises(ValueError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(f"{key}: this encoder needs torchvision"), message
+        assert "\n" not in message and first in message
+        assert "pip install torch==2.14.1 torchvision==0.29.1" in message
+        assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def _torchvision_or_skip() -> None:
+    try:  # importorskip catches ImportError only: a mismatched build raises RuntimeError
+        import torchvision  # noqa: F401
+    except Exception as exc:
+        pytest.skip(f"torchvision does not import here: {type(exc).__name__}: {exc}")
+
+
+@pytest.mark.parametrize("arch, blocks", [("resnet18", [2, 2, 2, 2]), ("resnet34", [3, 4, 6, 3])])
+def test_resnet_encoders_keep_small_images_at_full_resolution_in_the_stem(arch, blocks):
+    _torchvision_or_skip()
+    encoder = make_view_encoder(arch, "image", (28, 28), 16, key="model.source_arch")
+    net = encoder.net
+    assert [len(getattr(net, f"layer{k}")) for k in range(1, 5)] == blocks
+    assert (net.conv1.in_channels, net.conv1.kernel_size, net.conv1.stride) == (1, (3, 3), (1, 1))
+    assert isinstance(net.maxpool, nn.Identity)
+    shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str):
+        def hook(module, inputs, output) -> None:
+            shapes[name] = tuple(output.shape)
+
+        return hook
+
+    for name in ("conv1", "layer1", "layer2", "layer4"):
+        getattr(net, name).register_forward_hook(record(name))
+    out = encoder.train()(torch.randn(5, 28, 28))
+    assert out.shape == (5, 16)
+    assert shapes["conv1"] == (5, 64, 28, 28) and shapes["layer1"] == (5, 64, 28, 28)
+    assert shapes["layer2"] == (5, 128, 14, 14) and shapes["layer4"] == (5, 512, 4, 4)
+
+
+def test_resnet_gradients_reach_every_layer_and_seeds_are_reproducible():
+    _torchvision_or_skip()
+    state = torch.random.get_rng_state()
+    encoder = build_encoder("resnet18", (28, 28), 8, seed=3)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the global stream is untouched
+    again = build_encoder("resnet18", (28, 28), 8, seed=3)
+    other = build_encoder("resnet18", (28, 28), 8, seed=4)
+    assert torch.equal(encoder.net.conv1.weight, again.net.conv1.weight)
+    assert not torch.equal(encoder.net.conv1.weight, other.net.conv1.weight)
+    loss = encoder(torch.randn(4, 1, 28, 28)).pow(2).sum()
+    loss.backward()
+    for name, param in encoder.named_parameters():
+        assert param.grad is not None and torch.isfinite(param.grad).all(), name
+        assert param.grad.abs().sum() > 0, name
+
+
+def test_resnet_takes_spectrograms_and_refuses_vectors():
+    _torchvision_or_skip()
+    spec = make_view_encoder("resnet18", "spectrogram", (32, 56), 8, key="model.target_arch")
+    assert spec.eval()(torch.randn(2, 32, 56)).shape == (2, 8)
+    with pytest.raises(ValueError, match="image_shape must be"):
+        build_encoder("resnet18", (64,), 8)
+    with pytest.raises(ValueError, match="x must have shape"):
+        spec(torch.randn(2, 32, 55))
