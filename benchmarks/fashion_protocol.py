@@ -55,7 +55,7 @@ PAIRS = (("gap", TV), (TV, "target_error"), ("gap", "target_error"))
 
 
 def protocol_spec(preset: str, seeds: list[int] | None) -> dict:
-    """The sweep spec of a preset, with the seed grid replaced by ``seeds`` if given."""
+    """Return the sweep spec of a preset, with the seed grid replaced by ``seeds`` if given."""
     spec = load_config(PRESETS[preset])
     if seeds:
         spec["grid"] = {**spec["grid"], "seed": [int(s) for s in seeds]}
@@ -86,7 +86,7 @@ def spread_summary(spread: pd.DataFrame) -> pd.DataFrame:
 
 
 def correlations(df: pd.DataFrame) -> pd.DataFrame:
-    """rho over runs with bootstrap intervals, per loss and over all runs (tidy)."""
+    """Return rho over runs with bootstrap intervals, per loss and over all runs (tidy)."""
     return correlation_table(df, pairs=list(PAIRS), by="loss")
 
 
@@ -97,7 +97,7 @@ def _fmt(row: pd.Series) -> str:
 
 def markdown(preset: str, df: pd.DataFrame, table: pd.DataFrame, spread: pd.DataFrame,
              command: str) -> str:  # fmt: skip
-    """The report: settings, correlations with intervals, per-seed spread."""
+    """Write the report: settings, correlations with intervals, per-seed spread."""
     wide = table.assign(cell=table.apply(_fmt, axis=1)).pivot_table(
         index=["x", "y"], columns="loss", values="cell", aggfunc="first", sort=False
     )
@@ -126,7 +126,7 @@ def markdown(preset: str, df: pd.DataFrame, table: pd.DataFrame, spread: pd.Data
 
 
 def write_figures(preset: str, df: pd.DataFrame, figures_dir: Path) -> list[Path]:
-    """The sweep report's figures, saved as ``fashion_protocol_{preset}_{kind}.png``."""
+    """Save the sweep report's figures as ``fashion_protocol_{preset}_{kind}.png``."""
     return [save_figure(fig, f"fashion_protocol_{preset}_{kind}", figures_dir)
             for kind, fig in report_figures(df).items()]  # fmt: skip
 

@@ -159,7 +159,7 @@ def _classifier_point(point: str) -> Runner:
 
 
 def _classifier_candidates(candidates: tuple[str, ...]) -> Runner:
-    """The classifier TV restricted to ``candidates`` (as the gap sweeps configure it)."""
+    """Run the classifier TV restricted to ``candidates`` (as the gap sweeps configure it)."""
 
     def run(xs: np.ndarray, xt: np.ndarray, seed: int, pair: DistributionPair):
         from bounds.tv.api import estimate_tv

@@ -41,15 +41,17 @@ __all__ = [
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A read-only deep copy of ``value`` (nested mappings read-only too)."""
+    """Return a read-only deep copy of ``value`` (nested mappings read-only too)."""
     return MappingProxyType(
-        {k: _frozen_mapping(v) if isinstance(v, Mapping) else copy.deepcopy(v)
-         for k, v in value.items()}  # fmt: skip
+        {
+            k: _frozen_mapping(v) if isinstance(v, Mapping) else copy.deepcopy(v)
+            for k, v in value.items()
+        }  # fmt: skip
     )
 
 
 def _thaw(value: Any) -> Any:
-    """A plain (mutable) copy of a frozen section value."""
+    """Return a plain (mutable) copy of a frozen section value."""
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):
@@ -66,10 +68,12 @@ class DataConfig:
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any]) -> DataConfig:
+        """Freeze a resolved ``data`` section."""
         options = {k: v for k, v in section.items() if k != "name"}
         return cls(section["name"], _frozen_mapping(options))
 
     def as_dict(self) -> dict[str, Any]:
+        """Return the plain ``data`` section."""
         return {"name": self.name, **_thaw(self.options)}
 
 
@@ -195,7 +199,7 @@ class RunConfig:
         return cls(**sections, **scalars)
 
     def as_dict(self) -> dict[str, Any]:
-        """The plain nested mapping (for ``config_hash``, ``result.json`` and YAML)."""
+        """Return the plain nested mapping (for ``config_hash``, ``result.json`` and YAML)."""
         out: dict[str, Any] = {name: getattr(self, name).as_dict() for name in SECTIONS}
         out.update({f.name: getattr(self, f.name) for f in fields(self) if f.name not in SECTIONS})
         return out

@@ -38,6 +38,7 @@ MEASURED: dict[str, str] = {
     "transfer_error": "err_B(h): the same head on the held-out student latents",
     "aligned_source_error": "err_A(h o T_A) on the held-out aligned teacher latents",
     "aligned_transfer_error": "err_B(h o T_B) on the held-out aligned student latents",
+    "n_eval": "number of held-out pairs the row's errors and TV terms are computed on",
 }
 
 

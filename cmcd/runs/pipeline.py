@@ -36,9 +36,10 @@ from torch import Tensor, nn
 from cmcd._checks import DataError
 from cmcd._device import select_device
 from cmcd._io import atomic_write, folder_lock, write_text_atomic
-from cmcd.config import config_hash, resolve_config
+from cmcd.config import config_hash
 from cmcd.data import PairedDataset, StreamingPairedDataset, ViewSpec, load_dataset
 from cmcd.data.splits import RunSplits, make_splits
+from cmcd.run_config import DistillConfig, ModelConfig, PretrainConfig, RunConfig
 from cmcd.runs.streaming_steps import LazyRows, lazy_views, select_rows
 from cmcd.seeding import seed_for
 from cmcd.train.augment import AUGMENTATIONS
@@ -52,7 +53,7 @@ from cmcd.train.distributed import (
 from cmcd.train.evaluation import fit_step3, head_arrays, record_predictions
 from cmcd.train.losses import make_distill_loss
 from cmcd.train.models import ProjectionHead, file_sha256, load_teacher_state, make_view_encoder
-from cmcd.train.training import distill, embed, pretrain_ssl
+from cmcd.train.training import LoopOptions, distill, embed, pretrain_ssl
 
 __all__ = [
     "Step",
@@ -119,19 +120,19 @@ def _seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
-def build_view_encoder(view: ViewSpec, model_cfg: dict[str, Any], arch_key: str) -> nn.Module:
-    """Build and check the encoder of one view from ``model_cfg[arch_key]``.
+def build_view_encoder(view: ViewSpec, model: ModelConfig, arch_key: str) -> nn.Module:
+    """Build and check the encoder of one view from ``model.<arch_key>`` (the model section).
 
     ``auto`` picks by view kind (MLP for vectors, CNN for images, 1-D CNN for spectrograms);
     a registered name or a user factory ``package.module:factory`` is built and checked on a
     dummy batch (:func:`cmcd.train.models.make_view_encoder`). Errors name ``model.<arch_key>``.
     """
     return make_view_encoder(
-        model_cfg[arch_key],
+        getattr(model, arch_key),
         view.kind,
         view.shape,
-        model_cfg["latent_dim"],
-        hidden=model_cfg["hidden"],
+        model.latent_dim,
+        hidden=list(model.hidden),
         key=f"model.{arch_key}",
     )
 
@@ -178,6 +179,7 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str
             "pretrain": pre,
             "seed": seed,
             "side": side,
+            "loop": cfg.get("loop", {}),  # left out of the hash at its defaults (HASH_NEUTRAL)
         }
     )
 
@@ -219,6 +221,7 @@ def distill_key(
             "distill": cfg["distill"],
             "model": _model_spec(cfg),
             "seed": int(cfg["seed"]),
+            "loop": cfg.get("loop", {}),  # left out of the hash at its defaults (HASH_NEUTRAL)
         }
     )
 
@@ -346,26 +349,35 @@ def cached_step(path: Path, module: nn.Module, compute: Callable[[], list[float]
     return history
 
 
+def _loop_options(rc: RunConfig) -> LoopOptions:
+    """Return the loop options of a run (precision, memory format, compilation, check interval)."""
+    return LoopOptions(**rc.loop.as_dict())
+
+
 def _pretrain_encoder(
     encoder: nn.Module,
     x: Tensor,
     view: ViewSpec,
-    cfg: dict[str, Any],
+    sections: tuple[PretrainConfig, ModelConfig, LoopOptions],
     run_seed: int,
     side: str,
     progress: bool,
 ) -> list[float]:
-    """SimCLR pre-training of one side (``"source"`` or ``"target"``) on its own streams."""
-    pre = cfg["pretrain"]
+    """SimCLR pre-training of one side (``"source"`` or ``"target"``) on its own streams.
+
+    ``sections``: the run's ``pretrain`` and ``model`` sections and its loop options, all it
+    reads of the config.
+    """
+    pre, model, loop = sections
     base_augment = AUGMENTATIONS[view.kind]
     seed = seed_for(run_seed, f"{side}-ssl")
 
     def augment(batch: Tensor, generator: torch.Generator) -> Tensor:
-        return base_augment(batch, pre["noise"], pre["mask"], generator)
+        return base_augment(batch, pre.noise, pre.mask, generator)
 
     head = _seeded(
         seed_for(run_seed, f"{side}-ssl-head"),
-        lambda: ProjectionHead(cfg["model"]["latent_dim"], cfg["model"]["projection_dim"]),
+        lambda: ProjectionHead(model.latent_dim, model.projection_dim),
     )
     head.to(x.device)
     return pretrain_ssl(
@@ -373,14 +385,15 @@ def _pretrain_encoder(
         head,
         x,
         augment,
-        epochs=pre["epochs"],
-        batch_size=pre["batch_size"],
-        lr=pre["lr"],
-        weight_decay=pre["weight_decay"],
-        temperature=pre["temperature"],
+        epochs=pre.epochs,
+        batch_size=pre.batch_size,
+        lr=pre.lr,
+        weight_decay=pre.weight_decay,
+        temperature=pre.temperature,
         seed=seed,
         desc=f"pretrain {side}",
         progress=progress,
+        loop=loop,
     )
 
 
@@ -448,7 +461,8 @@ def run(
     standardised with streamed training moments), and its step keys hash the dataset's
     fingerprint and the rows instead of the data.
     """
-    cfg = resolve_config(config)
+    rc = RunConfig.build(config)  # validated once, frozen; each step gets its section
+    cfg = rc.as_dict()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = Path(cache_dir) if cache_dir is not None else out / "checkpoints"
@@ -457,7 +471,7 @@ def run(
         for section in ("pretrain", "distill"):
             check_global_batch(cfg[section]["batch_size"], f"{section}.batch_size")
         broadcast_from_main(lambda: _claim_folder(claim, out, cfg, overwrite))
-        return _run_steps(cfg, out, ckpt, device, progress and is_main_process())
+        return _run_steps(rc, out, ckpt, device, progress and is_main_process())
 
 
 def _stored_run_id(out: Path) -> str | None:
@@ -519,17 +533,17 @@ def _check_writable(folder: Path) -> None:
 
 
 def _run_steps(
-    cfg: dict[str, Any], out: Path, ckpt: Path, device: torch.device, progress: bool
+    rc: RunConfig, out: Path, ckpt: Path, device: torch.device, progress: bool
 ) -> dict[str, Any]:
     """Run steps 1-3 of :func:`run` on ``device`` (this process's device under torchrun)."""
-    seed = int(cfg["seed"])
+    seed, cfg = rc.seed, rc.as_dict()
     timings: dict[str, float] = {}
-    ds = _timed(timings, "load_data", lambda: load_dataset(seed=seed, **cfg["data"]))
-    teacher, student = _build_encoders(ds, cfg, seed, device)  # user encoders fail here
+    ds = _timed(timings, "load_data", lambda: load_dataset(seed=seed, **rc.data.as_dict()))
+    teacher, student = _build_encoders(ds, rc.model, seed, device)  # user encoders fail here
     splits = make_splits(ds, cfg, seed)
     views = _to_views(ds, splits, device)
     histories = {}
-    for step in plan_steps(cfg, ds, views, splits, teacher, student, progress):
+    for step in plan_steps(rc, ds, views, splits, teacher, student, progress):
         histories[step.name] = _timed(timings, step.timing, lambda s=step: s.execute(ckpt))
     teacher.eval().requires_grad_(False)
     result = _timed(
@@ -545,7 +559,7 @@ def _run_steps(
 
 
 def _build_encoders(
-    ds: PairedDataset, cfg: dict[str, Any], seed: int, device: torch.device
+    ds: PairedDataset, model: ModelConfig, seed: int, device: torch.device
 ) -> tuple[nn.Module, nn.Module]:
     """Build and check the teacher (source) and student (target) encoders, seeded, on ``device``.
 
@@ -554,17 +568,17 @@ def _build_encoders(
     """
     teacher = _seeded(
         seed_for(seed, "teacher-init"),
-        lambda: build_view_encoder(ds.source, cfg["model"], "source_arch"),
+        lambda: build_view_encoder(ds.source, model, "source_arch"),
     )
     student = _seeded(
         seed_for(seed, "student-init"),
-        lambda: build_view_encoder(ds.target, cfg["model"], "target_arch"),
+        lambda: build_view_encoder(ds.target, model, "target_arch"),
     )
     return teacher.to(device), student.to(device)
 
 
 def plan_steps(
-    cfg: dict[str, Any],
+    rc: RunConfig,
     ds: PairedDataset,
     views: Views,
     splits: RunSplits,
@@ -579,13 +593,14 @@ def plan_steps(
     ``pretrain.target_ssl``) and ``distill`` (the student, unless the loss is ``none``), which
     starts from both.
     """
-    seed = int(cfg["seed"])
+    seed, cfg = rc.seed, rc.as_dict()
+    ssl_sections = (rc.pretrain, rc.model, _loop_options(rc))
     tgt = select_rows(views.target, splits.train_t)
     src = select_rows(views.source, splits.train_t)
-    steps = [_teacher_step(cfg, ds, src, teacher, progress)]
+    steps = [_teacher_step(rc, ds, src, teacher, progress)]
     teacher_key = steps[0].key
     student_key = init_key(ds.target, cfg, seed, "student")
-    if cfg["pretrain"]["target_ssl"]:
+    if rc.pretrain.target_ssl:
         student_key = ssl_key(tgt, ds.target, cfg, seed, "target")
         steps.append(
             Step(
@@ -593,15 +608,17 @@ def plan_steps(
                 "pretrain_target",
                 student_key,
                 student,
-                lambda: _pretrain_encoder(student, tgt, ds.target, cfg, seed, "target", progress),
+                lambda: _pretrain_encoder(
+                    student, tgt, ds.target, ssl_sections, seed, "target", progress
+                ),
             )
         )
-    step = _distill_step(cfg, teacher, student, views, splits, (teacher_key, student_key), progress)
+    step = _distill_step(rc, teacher, student, views, splits, (teacher_key, student_key), progress)
     return steps if step is None else [*steps, step]
 
 
 def _teacher_step(
-    cfg: dict[str, Any], ds: PairedDataset, src: Tensor, teacher: nn.Module, progress: bool
+    rc: RunConfig, ds: PairedDataset, src: Tensor, teacher: nn.Module, progress: bool
 ) -> Step:
     """Step 1: SimCLR pre-training of the teacher on ``src``, or loading its weights.
 
@@ -610,7 +627,7 @@ def _teacher_step(
     timing ``load_teacher``). It is not checkpointed; its key is the file's content hash
     (:func:`teacher_weights_key`), which the distillation key starts from.
     """
-    seed, path = int(cfg["seed"]), cfg["model"]["teacher_weights"]
+    seed, path, cfg = rc.seed, rc.model.teacher_weights, rc.as_dict()
     if path is not None:
         path = Path(path).expanduser()
 
@@ -625,12 +642,20 @@ def _teacher_step(
         "pretrain_source",
         ssl_key(src, ds.source, cfg, seed, "source"),
         teacher,
-        lambda: _pretrain_encoder(teacher, src, ds.source, cfg, seed, "source", progress),
+        lambda: _pretrain_encoder(
+            teacher,
+            src,
+            ds.source,
+            (rc.pretrain, rc.model, _loop_options(rc)),
+            seed,
+            "source",
+            progress,
+        ),
     )
 
 
 def _distill_step(
-    cfg: dict[str, Any],
+    rc: RunConfig,
     teacher: nn.Module,
     student: nn.Module,
     views: Views,
@@ -639,11 +664,12 @@ def _distill_step(
     progress: bool,
 ) -> Step | None:
     """Build the distillation step (None for loss ``none``); ``start_keys``: teacher, student."""
-    dcfg = cfg["distill"]
+    dcfg: DistillConfig = rc.distill
     paired = torch.as_tensor(splits.paired, device=views.source.device)
     loss_fn = make_distill_loss(
-        dcfg["loss"], n_data=len(paired), dim=cfg["model"]["latent_dim"], **dcfg["params"]
+        dcfg.loss, n_data=len(paired), dim=rc.model.latent_dim, **dict(dcfg.params)
     )
+    loop = _loop_options(rc)
     if loss_fn is None:
         return None
     x_source, x_target = select_rows(views.source, paired), select_rows(views.target, paired)
@@ -655,15 +681,16 @@ def _distill_step(
             embed(teacher, x_source),
             x_target,
             loss_fn,
-            epochs=dcfg["epochs"],
-            batch_size=dcfg["batch_size"],
-            lr=dcfg["lr"],
-            weight_decay=dcfg["weight_decay"],
-            seed=seed_for(int(cfg["seed"]), "distill"),
+            epochs=dcfg.epochs,
+            batch_size=dcfg.batch_size,
+            lr=dcfg.lr,
+            weight_decay=dcfg.weight_decay,
+            seed=seed_for(rc.seed, "distill"),
             progress=progress,
+            loop=loop,
         )
 
-    key = distill_key(*start_keys, x_source, x_target, cfg)
+    key = distill_key(*start_keys, x_source, x_target, rc.as_dict())
     return Step("distill", "distill", key, student, train)
 
 

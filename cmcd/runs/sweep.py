@@ -133,6 +133,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "aligned_certified_bound",
     *(f"tv_aligned_estimate_{name}" for name in ALIGNMENTS),
     *TARGET_TERMS,
+    "n_eval",  # held-out pairs every error and TV of the row is computed on
     "seconds",
 )
 #: Per-row settings the statuses of the bound columns depend on (:mod:`cmcd.runs.columns`).
@@ -349,8 +350,8 @@ def bound_checks() -> dict[str, Check]:
 
 def _check_bound_options(bound: Any) -> dict[str, Any]:
     """Validate the ``bound:`` section: names against ``compute_bound``, values by range."""
-    from bounds.tv.api import method_params
     from bounds.target.generalization import compute_bound
+    from bounds.tv.api import method_params
 
     if bound is None:
         return {}
@@ -437,7 +438,7 @@ def run_one(task: RunTask) -> dict[str, Any]:
     row["alignment"] = report["alignment"]
     row["target_accuracy"] = result["target_accuracy"]
     row["target_error"] = result["target_error"]
-    row["n_eval"] = result.get("n_eval")  # held-out pairs every error and TV is computed on
+    row["n_eval"] = result.get("n_eval")
     row["seconds"] = round(time.perf_counter() - start, 3)
     return row
 

@@ -122,7 +122,7 @@ class MLPEncoder(nn.Module):
 
     Each hidden layer is ``Linear -> BatchNorm1d (optional) -> ReLU -> Dropout``, then a final
     ``Linear`` to ``out_dim`` (our choice of architecture; the paper uses ResNets on images).
-    Inputs of shape (n, *shape) are flattened to (n, in_dim).
+    Inputs of shape ``(n, *shape)`` are flattened to ``(n, in_dim)``.
 
     Parameters
     ----------
@@ -174,7 +174,7 @@ class MLPEncoder(nn.Module):
         init_parameters(self, seed)
 
     def forward(self, x: Tensor) -> Tensor:
-        """Embed ``x`` of shape (n, in_dim) (or (n, *shape) with in_dim entries)."""
+        """Embed ``x`` of shape ``(n, in_dim)`` (or ``(n, *shape)`` with in_dim entries)."""
         x = _check_input(x, "x")
         if x.ndim < 2 or math.prod(x.shape[1:]) != self.in_dim:
             raise ValueError(
@@ -580,7 +580,7 @@ def build_encoder(kind: str, shape: Sequence[int], out_dim: int, **params: Any) 
     Returns
     -------
     nn.Module
-        The encoder, mapping (n, *shape) to (n, out_dim).
+        The encoder, mapping ``(n, *shape)`` to ``(n, out_dim)``.
 
     Raises
     ------
@@ -665,7 +665,7 @@ def load_factory(path: str, key: str) -> Callable[..., Any]:
 
 
 def check_encoder(encoder: Any, shape: Sequence[int], latent_dim: int, key: str) -> nn.Module:
-    """Check that ``encoder`` is a module mapping a dummy batch (2, *shape) to (2, latent_dim).
+    """Check that ``encoder`` maps a dummy batch ``(2, *shape)`` to ``(2, latent_dim)``.
 
     The dummy batch is zeros, run in eval mode without gradients (batch-norm statistics and
     random state are untouched); the module's training mode is restored afterwards.
@@ -714,7 +714,7 @@ def make_view_encoder(
     arch : str
         ``"auto"`` (:data:`DEFAULT_ARCHITECTURE` of ``kind``), a key of :data:`ENCODERS`, or
         ``"package.module:factory"``: ``factory(input_shape, latent_dim)`` must return an
-        ``nn.Module`` mapping (n, *input_shape) to (n, latent_dim).
+        ``nn.Module`` mapping ``(n, *input_shape)`` to ``(n, latent_dim)``.
     kind : str
         The view kind (``"vector"``, ``"image"`` or ``"spectrogram"``).
     shape : tuple of int

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cmcd.cli.main import main
 from cmcd.cli import main as cli
+from cmcd.cli.main import main
 
 
 def _deny(monkeypatch, denied: Path) -> None:

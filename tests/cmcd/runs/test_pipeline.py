@@ -258,6 +258,7 @@ def test_cli_refuses_another_config_and_overwrites_on_request(tmp_path, capsys):
 
 def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys):
     from cmcd.cli import main as cli
+
     def interrupted(args):
         raise KeyboardInterrupt
 
@@ -365,6 +366,7 @@ def test_a_bad_user_encoder_fails_before_training_naming_the_key(
     tmp_path, monkeypatch, user_encoders, model, match
 ):
     from cmcd.runs import pipeline
+
     def no_training(*args, **kwargs):
         raise AssertionError("a step trained before the encoders were checked")
 
@@ -390,6 +392,7 @@ def teacher_file(tmp_path_factory):
 
 def test_a_teacher_loaded_from_a_file_skips_step_1(tmp_path, monkeypatch, teacher_file):
     from cmcd.runs import pipeline
+
     path, first, z_first = teacher_file
     sides = []
     original = pipeline._pretrain_encoder
