@@ -36,11 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from cmcd.runs.streaming_steps import LazyRows
 from cmcd.train.augment import augment_image, augment_vector
 from cmcd.train.losses import info_nce, make_distill_loss
 from cmcd.train.models import ConvEncoder, MLPEncoder, ProjectionHead, build_encoder
@@ -85,6 +87,19 @@ def _resnet_available() -> bool:
     return True
 
 
+#: A ``paired_files`` manifest of Fashion-MNIST PNGs (``benchmarks/streaming_rss.py`` writes it);
+#: when present, the ``mlp-streamed`` case times both loops on rows decoded from it per batch.
+STREAM_MANIFEST = ROOT / "runs" / "bench_rss" / "fashion-10000" / "manifest.csv"
+
+
+def _streamed_rows(n: int, generator: torch.Generator) -> LazyRows:
+    """Return the first ``n`` target rows of :data:`STREAM_MANIFEST`, read per batch."""
+    from cmcd.data import load_dataset
+
+    ds = load_dataset("paired_files", manifest=str(STREAM_MANIFEST))
+    return LazyRows(ds, "target", np.arange(n), torch.device("cpu"))
+
+
 def cases(device: torch.device, quick: bool) -> list[Case]:
     """Return the cases timed on ``device`` (smaller with ``quick``; ResNet with torchvision)."""
     cpu = device.type == "cpu"
@@ -120,6 +135,19 @@ def cases(device: torch.device, quick: bool) -> list[Case]:
         ("cmc",),
     )
     out = [vectors, small, images]
+    if STREAM_MANIFEST.is_file():
+        out.append(
+            Case(
+                "mlp-streamed",
+                lambda: build_encoder("mlp", (28, 28), LATENT, seed=0),
+                _streamed_rows,
+                augment_image,
+                2048 // scale,
+                256,
+                1,
+                ("cmc",),
+            )
+        )
     if _resnet_available():
         out.append(
             Case(
@@ -205,7 +233,8 @@ def _timed(fn: Callable[[], list[float]], device: torch.device) -> tuple[float, 
 def _runners(case: Case, step: str, device: torch.device, loop: LoopOptions | None):
     """Return ``make(epochs) -> (ours, plain)`` closures on fresh copies of the same models."""
     g = torch.Generator().manual_seed(1)
-    x = case.inputs(case.n_rows, g).to(device)
+    x = case.inputs(case.n_rows, g)
+    x = LazyRows(x.ds, x.side, x.rows, device) if isinstance(x, LazyRows) else x.to(device)
     encoder = case.build().to(device)
     head = ProjectionHead(LATENT, 64, seed=2).to(device)
     z_teacher = torch.randn(case.n_rows, LATENT, generator=g).to(device)

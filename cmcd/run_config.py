@@ -154,7 +154,7 @@ class LoopConfig(_Section):
     check_every: int
 
 
-SECTIONS: dict[str, type] = {
+SECTIONS: dict[str, Any] = {
     "data": DataConfig,
     "model": ModelConfig,
     "pretrain": PretrainConfig,
