@@ -24,7 +24,7 @@ Presets (fixed before any result of them was seen):
 
 Outputs ``benchmarks/results/fashion_protocol_{preset}.csv`` (one row per run),
 ``fashion_protocol_{preset}_correlations.csv`` (tidy: one row per pair, loss and seed scope),
-``fashion_protocol_{preset}.md`` and ``figures/fashion_protocol_{preset}_*.png``.
+``fashion_protocol_{preset}.md``, and figures under the sweep folder (``--figures`` to move them).
 
 Usage::
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")
     p.add_argument("--out", type=Path, default=None, help="default runs/fashion_protocol/PRESET")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
-    p.add_argument("--figures", type=Path, default=ROOT / "figures")
+    p.add_argument("--figures", type=Path, default=None, help="default: SWEEP_FOLDER/figures")
     p.add_argument("--summary-only", action="store_true", help="report the finished runs")
     args = p.parse_args(argv)
     seeds_tag = "" if not args.seeds else "_seeds" + "-".join(map(str, args.seeds))
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"sweep wall time {time.perf_counter() - start:.0f} s "
               f"({args.workers} workers x {args.threads} threads)")  # fmt: skip
     stem = f"{args.preset}{seeds_tag}"
-    print(summarise(stem, out, args.results, args.figures, command))
+    print(summarise(stem, out, args.results, args.figures or out / "figures", command))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import os
 import pickle
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,13 +120,19 @@ def _seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
         return build()
 
 
-def build_view_encoder(view: ViewSpec, model: ModelConfig, arch_key: str) -> nn.Module:
+def build_view_encoder(
+    view: ViewSpec, model: ModelConfig | Mapping[str, Any], arch_key: str
+) -> nn.Module:
     """Build and check the encoder of one view from ``model.<arch_key>`` (the model section).
+
+    ``model`` is the run's frozen model section, or a resolved ``model`` mapping.
 
     ``auto`` picks by view kind (MLP for vectors, CNN for images, 1-D CNN for spectrograms);
     a registered name or a user factory ``package.module:factory`` is built and checked on a
     dummy batch (:func:`cmcd.train.models.make_view_encoder`). Errors name ``model.<arch_key>``.
     """
+    if isinstance(model, Mapping):
+        model = ModelConfig.from_section(model)
     return make_view_encoder(
         getattr(model, arch_key),
         view.kind,
