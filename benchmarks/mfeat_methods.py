@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from cmcd.config import resolve_config, set_dotted
 from cmcd.data import load_dataset
 from cmcd.data.splits import make_splits
+from cmcd.run_config import RunConfig
 from cmcd.runs.pipeline import run, standardise
 from cmcd.train.baselines import CLASSICAL_REFERENCES
 
@@ -70,7 +71,7 @@ def reference_rows(pair: tuple[str, str], seed: int, evaluate_on: str) -> list[d
         }
     )
     ds = load_dataset(seed=seed, **cfg["data"])
-    splits = make_splits(ds, cfg, seed)
+    splits = make_splits(ds, RunConfig.build(cfg).split)
     flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
     xs = standardise(flat(ds.x_source), "vector", splits.train)
     xt = standardise(flat(ds.x_target), "vector", splits.train)

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from cmcd.config import resolve_config, set_dotted
 from cmcd.data import load_dataset
 from cmcd.data.splits import make_splits
+from cmcd.run_config import RunConfig
 from cmcd.runs.pipeline import run, standardise
 from cmcd.train.baselines import CLASSICAL_REFERENCES
 
@@ -73,7 +74,7 @@ def method_config(spec: dict, direction: tuple[str, str], seed: int, method: str
 def reference_rows(spec: dict, direction: tuple[str, str], seed: int, args) -> list[dict]:
     cfg = method_config(spec, direction, seed, "none", args)
     ds = load_dataset(seed=seed, **cfg["data"])
-    splits = make_splits(ds, cfg, seed)
+    splits = make_splits(ds, RunConfig.build(cfg).split)
     flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
     xs = standardise(flat(ds.x_source), "vector", splits.train)
     xt = standardise(flat(ds.x_target), "vector", splits.train)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -35,7 +36,7 @@ DEMO_METHODS: dict[str, dict] = {
 
 def demo_config(method: str, epochs: int = 60) -> dict:
     """Return the demo's run config for one method (small epochs to stay fast)."""
-    cfg = {
+    cfg: dict[str, Any] = {
         "data": {"name": "mfeat", "source": "fac", "target": "zer"},
         "pretrain": {"epochs": epochs},
         "distill": {"epochs": epochs},

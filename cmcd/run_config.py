@@ -37,6 +37,7 @@ __all__ = [
     "ModelConfig",
     "PretrainConfig",
     "RunConfig",
+    "SplitConfig",
 ]
 
 
@@ -166,6 +167,22 @@ SECTIONS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class SplitConfig:
+    """What chooses a run's rows (:func:`cmcd.data.splits.make_splits`): :attr:`RunConfig.split`.
+
+    Gathered from three places of the mapping (``evaluate_on``, ``validation_fraction``,
+    ``distill.n_pairs``, ``finetune.labels_per_class``, ``seed``), so that the split step sees
+    these five settings and nothing else.
+    """
+
+    evaluate_on: str
+    validation_fraction: float
+    n_pairs: int | None
+    labels_per_class: int
+    seed: int
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Every setting of one run, validated once and frozen; one attribute per section.
 
@@ -197,6 +214,17 @@ class RunConfig:
         sections = {name: kind.from_section(cfg[name]) for name, kind in SECTIONS.items()}
         scalars = {f.name: cfg[f.name] for f in fields(cls) if f.name not in SECTIONS}
         return cls(**sections, **scalars)
+
+    @property
+    def split(self) -> SplitConfig:
+        """The settings of the row split (:func:`cmcd.data.splits.make_splits`)."""
+        return SplitConfig(
+            evaluate_on=self.evaluate_on,
+            validation_fraction=self.validation_fraction,
+            n_pairs=self.distill.n_pairs,
+            labels_per_class=self.finetune.labels_per_class,
+            seed=self.seed,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the plain nested mapping (for ``config_hash``, ``result.json`` and YAML)."""

@@ -17,3 +17,13 @@ def _seed_everything():
     except ImportError:  # pragma: no cover - torch is a runtime dependency
         pass
     yield
+
+
+# Doctests cannot carry a marker: these run a whole pipeline (several seconds each).
+SLOW_DOCTESTS = ("cmcd.runs.pipeline", "cmcd.runs.executors")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if isinstance(item, pytest.DoctestItem) and item.name in SLOW_DOCTESTS:
+            item.add_marker(pytest.mark.slow)

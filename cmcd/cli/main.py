@@ -604,7 +604,7 @@ def _error_line(err: BaseException) -> tuple[int, str]:
         )
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
         if err.filename is not None:
-            hint = _OS_HINTS.get(err.errno, "check the path")
+            hint = _OS_HINTS.get(err.errno or 0, "check the path")
             return code, f"{err.filename}: {err.strerror or text}; {hint}"
     if code == 1 and not isinstance(err, (DataError, FloatingPointError, OSError)):
         text = (

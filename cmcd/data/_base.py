@@ -12,7 +12,7 @@ import inspect
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,9 @@ DEFAULT_TEST_FRACTION = 0.3
 """Default held-out fraction of every dataset (our choice)."""
 
 DATASETS: dict[str, Callable[..., PairedDataset]] = {}
+ViewKind = Literal["vector", "image", "spectrogram"]
+# a loader returns a PairedDataset or a class with the same interface (streamed data)
+LoaderT = TypeVar("LoaderT", bound=Callable[..., Any])
 """Registry: dataset name -> loader ``loader(*, seed=0, **options) -> PairedDataset``."""
 
 
@@ -55,7 +58,7 @@ class ViewSpec:
     """
 
     name: str
-    kind: Literal["vector", "image", "spectrogram"]
+    kind: ViewKind
     shape: tuple[int, ...]
 
     def __post_init__(self) -> None:
@@ -146,7 +149,7 @@ class PairedDataset:
         return None if self.y is None else int(self.y.max()) + 1
 
 
-def register(name: str) -> Callable[[Callable[..., PairedDataset]], Callable[..., PairedDataset]]:
+def register(name: str) -> Callable[[LoaderT], LoaderT]:
     """Add a loader to :data:`DATASETS` under ``name`` (decorator).
 
     Examples
@@ -155,7 +158,7 @@ def register(name: str) -> Callable[[Callable[..., PairedDataset]], Callable[...
     True
     """
 
-    def decorator(loader: Callable[..., PairedDataset]) -> Callable[..., PairedDataset]:
+    def decorator(loader: LoaderT) -> LoaderT:
         DATASETS[name] = loader
         return loader
 

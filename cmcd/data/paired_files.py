@@ -45,14 +45,21 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from cmcd._checks import did_you_mean
 from cmcd.data import spoken
-from cmcd.data._base import DEFAULT_TEST_FRACTION, PairedDataset, ViewSpec, check_seed, register
+from cmcd.data._base import (
+    DEFAULT_TEST_FRACTION,
+    PairedDataset,
+    ViewKind,
+    ViewSpec,
+    check_seed,
+    register,
+)
 from cmcd.data._sampling import split_indices
 from cmcd.data.files import _content_kind, _encode_labels, _sniff
 from cmcd.data.streaming import ArrayRows, RowReader, StreamingPairedDataset
@@ -152,7 +159,7 @@ class FileKind:
     suffixes: tuple[str, ...]
     probe: Callable[[Path], tuple[int, ...]]
     decode: Callable[[Path], np.ndarray]
-    view_kind: Callable[[tuple[int, ...]], str]
+    view_kind: Callable[[tuple[int, ...]], ViewKind]
 
 
 FILE_KINDS: dict[str, FileKind] = {
@@ -224,10 +231,15 @@ def _bad_row(where: str, i: int, what: str) -> ValueError:
     return ValueError(f"{where} row {i}: {what}")
 
 
+def _inline_index(name: str) -> int:
+    match = _INLINE.match(name)
+    assert match is not None  # callers pass inline column names only
+    return int(match.group(2))
+
+
 def _check_columns(names: list[str], where: str) -> None:
     """Refuse duplicate, unnamed or unknown columns, and a side given both ways."""
-    seen: set[str] = set()
-    dupes = [n for n in names if n in seen or seen.add(n)]
+    dupes = [n for i, n in enumerate(names) if n in names[:i]]
     if dupes:
         raise ValueError(f"{where}: duplicate column name(s) {sorted(set(dupes))} in the header")
     valid = {"source", "target", "label", "split"}
@@ -247,7 +259,7 @@ def _check_columns(names: list[str], where: str) -> None:
             )
         if side not in names and not inline:
             raise ValueError(f"{where}: no {side!r} column (paths) nor {side}_0.. (inline)")
-        indices = sorted(int(_INLINE.match(n).group(2)) for n in inline)
+        indices = sorted(_inline_index(n) for n in inline)
         if inline and indices != list(range(len(indices))):
             raise ValueError(
                 f"{where}: inline columns {side}_* must be numbered 0..{len(indices) - 1}, "
@@ -445,7 +457,9 @@ def _inline_side(frame: Any, side: str, where: str) -> tuple[RowReader, ViewSpec
     return ArrayRows(block.astype(np.float32)), ViewSpec(side, "vector", (len(names),))
 
 
-def _check_view_kind(kind: str | None, shape: tuple[int, ...], detected: str, key: str) -> str:
+def _check_view_kind(
+    kind: str | None, shape: tuple[int, ...], detected: ViewKind, key: str
+) -> ViewKind:
     if kind is None:
         return detected
     valid = ("vector",) if len(shape) == 1 else ("image", "spectrogram")
@@ -453,7 +467,7 @@ def _check_view_kind(kind: str | None, shape: tuple[int, ...], detected: str, ke
         raise ValueError(
             f"{key} {kind!r} does not fit rows of shape {shape}: use one of {list(valid)}"
         )
-    return kind
+    return cast(ViewKind, kind)
 
 
 def _file_side(

@@ -15,7 +15,7 @@ Each draw uses its own named stream of the run seed (:mod:`cmcd.seeding`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +23,9 @@ from sklearn.model_selection import train_test_split
 
 from cmcd.data import PairedDataset
 from cmcd.seeding import rng_for, seed_for
+
+if TYPE_CHECKING:  # annotations only: cmcd.run_config imports the dataset registry
+    from cmcd.run_config import SplitConfig
 
 __all__ = ["choose_labeled", "make_splits", "RunSplits"]
 
@@ -52,16 +55,16 @@ class RunSplits:
         return torch.as_tensor(self.evaluation)
 
 
-def _train_and_evaluation(ds: PairedDataset, cfg: dict[str, Any], seed: int):
+def _train_and_evaluation(ds: PairedDataset, split: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
     train, test = np.asarray(ds.train_idx), np.asarray(ds.test_idx)
-    if cfg["evaluate_on"] == "test":
+    if split.evaluate_on == "test":
         return train, test
-    frac = cfg["validation_fraction"]
+    frac = split.validation_fraction
     if not 0.0 < frac < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {frac!r}")
     strat = None if ds.y is None else ds.y[train]
     fit, val = train_test_split(
-        train, test_size=frac, random_state=seed_for(seed, "validation-split"), stratify=strat
+        train, test_size=frac, random_state=seed_for(split.seed, "validation-split"), stratify=strat
     )
     return np.sort(fit), np.sort(val)
 
@@ -106,12 +109,15 @@ def _choose_paired(train: np.ndarray, n_pairs: int | None, seed: int) -> np.ndar
     return np.sort(rng.choice(train, size=n_pairs, replace=False))
 
 
-def make_splits(ds: PairedDataset, cfg: dict[str, Any], seed: int) -> RunSplits:
-    """Split the dataset rows for one run (see the module docstring for the rules)."""
-    train, evaluation = _train_and_evaluation(ds, cfg, seed)
-    paired = _choose_paired(train, cfg["distill"]["n_pairs"], seed)
+def make_splits(ds: PairedDataset, split: SplitConfig) -> RunSplits:
+    """Split the dataset rows for one run (see the module docstring for the rules).
+
+    ``split`` is :attr:`cmcd.run_config.RunConfig.split` (the five settings that choose rows).
+    """
+    train, evaluation = _train_and_evaluation(ds, split)
+    paired = _choose_paired(train, split.n_pairs, split.seed)
     if ds.y is None:
         labeled = np.array([], dtype=np.int64)
     else:
-        labeled = choose_labeled(ds.y, train, cfg["finetune"]["labels_per_class"], seed)
+        labeled = choose_labeled(ds.y, train, split.labels_per_class, split.seed)
     return RunSplits(train=train, paired=paired, labeled=labeled, evaluation=evaluation)

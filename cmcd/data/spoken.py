@@ -151,7 +151,8 @@ def _draw_utterances(labels: np.ndarray, seed: int) -> list[Utterance]:
 
 def _mel_filterbank() -> np.ndarray:
     """HTK mel filterbank of shape (N_MELS, N_FFT // 2 + 1), triangles of unit peak."""
-    mel = np.linspace(*(2595 * np.log10(1 + np.array([F_MIN, F_MAX]) / 700)), N_MELS + 2)
+    mel_min, mel_max = (2595 * np.log10(1 + f / 700) for f in (F_MIN, F_MAX))
+    mel = np.linspace(mel_min, mel_max, N_MELS + 2)
     hz = 700 * (10 ** (mel / 2595) - 1)
     freqs = np.fft.rfftfreq(N_FFT, 1 / SAMPLE_RATE)
     lower, centre, upper = hz[:-2, None], hz[1:-1, None], hz[2:, None]

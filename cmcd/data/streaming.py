@@ -508,6 +508,6 @@ def embed_rows(
     for pos, xb in loader:
         z = encoder(xb.to(device, non_blocking=True)).float().cpu().numpy()
         if out is None:
-            out = np.empty((len(loader.dataset), *z.shape[1:]), dtype=np.float32)
+            out = np.empty((len(rows), *z.shape[1:]), dtype=np.float32)
         out[pos.numpy()] = z
     return out if out is not None else np.empty((0, 0), dtype=np.float32)

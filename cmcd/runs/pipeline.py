@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -131,26 +132,25 @@ def build_view_encoder(
     a registered name or a user factory ``package.module:factory`` is built and checked on a
     dummy batch (:func:`cmcd.train.models.make_view_encoder`). Errors name ``model.<arch_key>``.
     """
-    if isinstance(model, Mapping):
-        model = ModelConfig.from_section(model)
+    spec = ModelConfig.from_section(model) if isinstance(model, Mapping) else model
     return make_view_encoder(
-        getattr(model, arch_key),
+        getattr(spec, arch_key),
         view.kind,
         view.shape,
-        model.latent_dim,
-        hidden=list(model.hidden),
+        spec.latent_dim,
+        hidden=list(spec.hidden),
         key=f"model.{arch_key}",
     )
 
 
-def _model_spec(cfg: dict[str, Any]) -> dict[str, Any]:
+def _model_spec(model: ModelConfig) -> dict[str, Any]:
     """Return the model settings a step key records: all but ``teacher_weights``.
 
     The teacher file enters keys by its content (:func:`teacher_weights_key`), never by its
     path, so a moved file is reused and a rewritten one is not; keys of runs without it are
     those of earlier versions.
     """
-    return {k: v for k, v in cfg["model"].items() if k != "teacher_weights"}
+    return {k: v for k, v in model.as_dict().items() if k != "teacher_weights"}
 
 
 def _digest(x: Tensor | LazyRows) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def _digest(x: Tensor | LazyRows) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data.tobytes()).hexdigest(), "shape": list(x.shape)}
 
 
-def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str) -> str:
+def ssl_key(x: Tensor | LazyRows, view: ViewSpec, rc: RunConfig, side: str) -> str:
     """Checkpoint key of an SSL pre-training: what it sees and how, not the rest of the config.
 
     The key hashes the training inputs themselves (so runs that differ only in the other view,
@@ -175,40 +175,44 @@ def ssl_key(x: Tensor, view: ViewSpec, cfg: dict[str, Any], seed: int, side: str
     random streams (and the encoder's seeded initialisation) differ.
     """
     digest = _digest(x)
-    pre = {k: v for k, v in cfg["pretrain"].items() if k != "target_ssl"}
+    pre = {k: v for k, v in rc.pretrain.as_dict().items() if k != "target_ssl"}
     return config_hash(
         {
             "inputs": digest["sha256"],
             "shape": digest["shape"],
             "view": view.kind,
-            "model": _model_spec(cfg),
+            "model": _model_spec(rc.model),
             "pretrain": pre,
-            "seed": seed,
+            "seed": rc.seed,
             "side": side,
-            "loop": cfg.get("loop", {}),  # left out of the hash at its defaults (HASH_NEUTRAL)
+            "loop": rc.loop.as_dict(),  # left out of the hash at its defaults (HASH_NEUTRAL)
         }
     )
 
 
-def init_key(view: ViewSpec, cfg: dict[str, Any], seed: int, role: str) -> str:
+def init_key(view: ViewSpec, rc: RunConfig, role: str) -> str:
     """Key of a freshly initialised encoder: its view, the model settings, the seed and role."""
-    spec = {"view": view.kind, "shape": list(view.shape), "model": _model_spec(cfg)}
-    return config_hash({"init": role, "seed": seed, **spec})
+    spec = {"view": view.kind, "shape": list(view.shape), "model": _model_spec(rc.model)}
+    return config_hash({"init": role, "seed": rc.seed, **spec})
 
 
-def teacher_weights_key(path: str | Path, view: ViewSpec, cfg: dict[str, Any]) -> str:
+def teacher_weights_key(path: str | Path, view: ViewSpec, model: ModelConfig) -> str:
     """Key of a teacher loaded from a state-dict file: the file's content hash and the model.
 
     :func:`cmcd.train.models.file_sha256` of the file (not its path), the source view and the model
     settings. It is the teacher key the distillation key starts from (:func:`distill_key`), so
     a changed file retrains the student.
     """
-    spec = {"view": view.kind, "shape": list(view.shape), "model": _model_spec(cfg)}
+    spec = {"view": view.kind, "shape": list(view.shape), "model": _model_spec(model)}
     return config_hash({"teacher_weights": file_sha256(path), **spec})
 
 
 def distill_key(
-    teacher_key: str, student_key: str, x_source: Tensor, x_target: Tensor, cfg: dict[str, Any]
+    teacher_key: str,
+    student_key: str,
+    x_source: Tensor | LazyRows,
+    x_target: Tensor | LazyRows,
+    rc: RunConfig,
 ) -> str:
     """Checkpoint key of the distillation: everything it consumes.
 
@@ -224,10 +228,10 @@ def distill_key(
             "student_start": student_key,
             "source_inputs": _digest(x_source),
             "target_inputs": _digest(x_target),
-            "distill": cfg["distill"],
-            "model": _model_spec(cfg),
-            "seed": int(cfg["seed"]),
-            "loop": cfg.get("loop", {}),  # left out of the hash at its defaults (HASH_NEUTRAL)
+            "distill": rc.distill.as_dict(),
+            "model": _model_spec(rc.model),
+            "seed": rc.seed,
+            "loop": rc.loop.as_dict(),  # left out of the hash at its defaults (HASH_NEUTRAL)
         }
     )
 
@@ -542,24 +546,24 @@ def _run_steps(
     rc: RunConfig, out: Path, ckpt: Path, device: torch.device, progress: bool
 ) -> dict[str, Any]:
     """Run steps 1-3 of :func:`run` on ``device`` (this process's device under torchrun)."""
-    seed, cfg = rc.seed, rc.as_dict()
+    seed = rc.seed
     timings: dict[str, float] = {}
     ds = _timed(timings, "load_data", lambda: load_dataset(seed=seed, **rc.data.as_dict()))
     teacher, student = _build_encoders(ds, rc.model, seed, device)  # user encoders fail here
-    splits = make_splits(ds, cfg, seed)
+    splits = make_splits(ds, rc.split)
     views = _to_views(ds, splits, device)
     histories = {}
     for step in plan_steps(rc, ds, views, splits, teacher, student, progress):
-        histories[step.name] = _timed(timings, step.timing, lambda s=step: s.execute(ckpt))
+        histories[step.name] = _timed(timings, step.timing, functools.partial(step.execute, ckpt))
     teacher.eval().requires_grad_(False)
     result = _timed(
         timings,
         "finetune",
         lambda: broadcast_from_main(
-            lambda: _evaluate(cfg, ds, teacher, student, views, splits, seed, out)
+            lambda: _evaluate(rc, ds, teacher, student, views, splits, out)
         ),
     )
-    result.update(_summary(cfg, ds, splits, histories, timings, device))
+    result.update(_summary(rc.as_dict(), ds, splits, histories, timings, device))
     run_on_main(lambda: _write_json(result, out / RESULT_FILE))
     return result
 
@@ -599,15 +603,15 @@ def plan_steps(
     ``pretrain.target_ssl``) and ``distill`` (the student, unless the loss is ``none``), which
     starts from both.
     """
-    seed, cfg = rc.seed, rc.as_dict()
+    seed = rc.seed
     ssl_sections = (rc.pretrain, rc.model, _loop_options(rc))
     tgt = select_rows(views.target, splits.train_t)
     src = select_rows(views.source, splits.train_t)
     steps = [_teacher_step(rc, ds, src, teacher, progress)]
     teacher_key = steps[0].key
-    student_key = init_key(ds.target, cfg, seed, "student")
+    student_key = init_key(ds.target, rc, "student")
     if rc.pretrain.target_ssl:
-        student_key = ssl_key(tgt, ds.target, cfg, seed, "target")
+        student_key = ssl_key(tgt, ds.target, rc, "target")
         steps.append(
             Step(
                 "target_ssl",
@@ -633,20 +637,20 @@ def _teacher_step(
     timing ``load_teacher``). It is not checkpointed; its key is the file's content hash
     (:func:`teacher_weights_key`), which the distillation key starts from.
     """
-    seed, path, cfg = rc.seed, rc.model.teacher_weights, rc.as_dict()
-    if path is not None:
-        path = Path(path).expanduser()
+    seed, weights = rc.seed, rc.model.teacher_weights
+    if weights is not None:
+        path = Path(weights).expanduser()
 
         def load() -> list[float]:
             load_teacher_state(path, teacher)
             return []
 
-        key = teacher_weights_key(path, ds.source, cfg)
+        key = teacher_weights_key(path, ds.source, rc.model)
         return Step("source_weights", "load_teacher", key, teacher, load, checkpointed=False)
     return Step(
         "source_ssl",
         "pretrain_source",
-        ssl_key(src, ds.source, cfg, seed, "source"),
+        ssl_key(src, ds.source, rc, "source"),
         teacher,
         lambda: _pretrain_encoder(
             teacher,
@@ -696,7 +700,7 @@ def _distill_step(
             loop=loop,
         )
 
-    key = distill_key(*start_keys, x_source, x_target, rc.as_dict())
+    key = distill_key(*start_keys, x_source, x_target, rc)
     return Step("distill", "distill", key, student, train)
 
 
@@ -731,13 +735,12 @@ def _latents(encoder: nn.Module, x: Tensor) -> np.ndarray:
 
 
 def _evaluate(
-    cfg: dict[str, Any],
+    rc: RunConfig,
     ds: PairedDataset,
     teacher: nn.Module,
     student: nn.Module,
     views: Views,
     splits: RunSplits,
-    seed: int,
     out: Path,
 ) -> dict[str, Any]:
     """Step 3 (:func:`cmcd.train.evaluation.fit_step3`), the saved latents, heads and predictions.
@@ -751,16 +754,17 @@ def _evaluate(
     result: dict[str, Any] = dict.fromkeys(keys)
     arrays: dict[str, np.ndarray] = {}
     models = {}
-    if views.y is not None:
+    if views.y is not None and ds.n_classes is not None:
         encoders = {"source": teacher, "target": student}
         inputs = {"source": views.source, "target": views.target}
-        models = fit_step3(cfg, int(ds.n_classes), encoders, inputs, views.y, splits)
+        models = fit_step3(rc.finetune, rc.seed, ds.n_classes, encoders, inputs, views.y, splits)
         arrays["y_train"] = views.y[splits.labeled_t].cpu().numpy()
         arrays["y_test"] = views.y[splits.evaluation_t].cpu().numpy()
     arrays.update(latent_features(teacher, student, views, splits))
     if models:
         arrays.update(head_arrays(models))
-        result.update(record_predictions(arrays, splits, cfg, dict(ds.info), out))
+        teacher_file = rc.model.teacher_weights is not None
+        result.update(record_predictions(arrays, splits, rc.seed, teacher_file, dict(ds.info), out))
     _write_npz(arrays, out / FEATURES_FILE)
     return result
 
@@ -801,4 +805,5 @@ def _write_json(obj: dict[str, Any], path: Path) -> None:
 
 
 def _write_npz(arrays: dict[str, np.ndarray], path: Path) -> None:
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    # numpy's stub lets a keyword named allow_pickle through **arrays: ours never is one
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))  # type: ignore[arg-type]

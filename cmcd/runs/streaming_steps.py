@@ -180,7 +180,8 @@ def lazy_views(
 ) -> tuple[LazyRows, LazyRows]:
     """Every row of both sides as :class:`LazyRows`, standardised with ``splits.train``."""
     rows = np.arange(ds.n_samples)
-    return tuple(
+    source, target = (
         LazyRows(ds, side, rows, device, standardiser(ds, side, splits.train))
         for side in ("source", "target")
     )
+    return source, target

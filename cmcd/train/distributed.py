@@ -332,7 +332,7 @@ class _GatherRows(torch.autograd.Function):
         return torch.cat([piece[:s] for piece, s in zip(pieces, sizes, strict=True)])
 
     @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         total = grad.contiguous().clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM)
         return total[ctx.start : ctx.stop], None
@@ -515,15 +515,23 @@ class GlobalBatchNorm(nn.Module):
     def _update_running(self, mean: Tensor, unbiased_var: Tensor) -> None:
         """Update the wrapped layer's running statistics as ``F.batch_norm`` does."""
         bn = self.layer
-        bn.num_batches_tracked.add_(1)
+        count, running_mean, running_var = (
+            bn.num_batches_tracked,
+            bn.running_mean,
+            bn.running_var,
+        )
+        assert count is not None and running_mean is not None and running_var is not None
+        count.add_(1)
         momentum = bn.momentum
         if momentum is None:  # cumulative moving average
-            momentum = 1.0 / float(bn.num_batches_tracked)
-        bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), momentum)
-        bn.running_var.lerp_(unbiased_var.to(bn.running_var.dtype), momentum)
+            momentum = 1.0 / float(count)
+        running_mean.lerp_(mean.to(running_mean.dtype), momentum)
+        running_var.lerp_(unbiased_var.to(running_var.dtype), momentum)
 
 
-def _batchnorm_slots(module: nn.Module) -> list[tuple[nn.Module, str, nn.Module]]:
+def _batchnorm_slots(
+    module: nn.Module,
+) -> list[tuple[nn.Module, str, nn.modules.batchnorm._BatchNorm]]:
     """(parent, attribute, batch-norm layer) for every batch-norm layer below ``module``."""
     return [
         (parent, name, child)

@@ -17,8 +17,9 @@ is too small for two halves).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from cmcd._io import write_text_atomic
 from cmcd.data.splits import RunSplits
 from cmcd.seeding import seed_for
 from cmcd.train.finetune import ProbedEncoder, finetune
+
+if TYPE_CHECKING:  # annotations only: cmcd.run_config imports the training registries
+    from cmcd.run_config import FinetuneConfig
 
 __all__ = [
     "HEAD_KEYS",
@@ -51,21 +55,23 @@ HEAD_KEYS: tuple[str, ...] = (
 
 
 def fit_step3(
-    cfg: dict[str, Any],
+    ft: FinetuneConfig,
+    seed: int,
     n_classes: int,
-    encoders: dict[str, Any],
-    inputs: dict[str, Tensor],
+    encoders: Mapping[str, Any],
+    inputs: Mapping[str, Any],
     y: Tensor,
     splits: RunSplits,
 ) -> dict[str, ProbedEncoder]:
     """Fit step 3 on the labelled rows: the source probe (frozen teacher) and the target model.
 
-    The target side is LP-FT with ``finetune.epochs`` epochs (0: the linear probe); the
-    student encoder is fine-tuned in place. ``encoders`` and ``inputs`` are keyed by
-    ``"source"`` and ``"target"``.
+    The target side is LP-FT with ``ft.epochs`` epochs (0: the linear probe); the
+    student encoder is fine-tuned in place. ``encoders`` and ``inputs`` (tensors, or row
+    readers that a tensor of row indices selects from) are keyed by ``"source"`` and
+    ``"target"``; ``seed`` is the run seed.
     """
-    ft, lab = cfg["finetune"], splits.labeled_t
-    epochs = {"source": 0, "target": ft["epochs"]}
+    lab = splits.labeled_t
+    epochs = {"source": 0, "target": ft.epochs}
     return {
         side: finetune(
             encoders[side],
@@ -73,9 +79,9 @@ def fit_step3(
             y[lab],
             n_classes,
             epochs=epochs[side],
-            lr=ft["lr"],
-            C=ft["C"],
-            seed=seed_for(int(cfg["seed"]), "finetune"),
+            lr=ft.lr,
+            C=ft.C,
+            seed=seed_for(seed, "finetune"),
         )
         for side in ("source", "target")
     }
@@ -117,14 +123,14 @@ def predictions_table(arrays: dict[str, np.ndarray], rows: np.ndarray, seed: int
     )
 
 
-def _certificate_record(table: pd.DataFrame, cfg: dict[str, Any], info: dict) -> dict:
+def _certificate_record(table: pd.DataFrame, teacher_file: bool, info: dict) -> dict:
     """Return what ``result.json`` says of every certificate's rows and assumptions."""
     counts = table["split"].value_counts().to_dict()
     assumptions = [
         "held-out pairs are i.i.d. draws of the population and independent of everything "
         "fitted (encoders, heads, maps)",
     ]
-    if cfg["model"].get("teacher_weights"):
+    if teacher_file:
         assumptions.append(
             "the teacher file model.teacher_weights was not trained on the held-out rows "
             "(not checkable here)"
@@ -149,12 +155,17 @@ def _certificate_record(table: pd.DataFrame, cfg: dict[str, Any], info: dict) ->
 def record_predictions(
     arrays: dict[str, np.ndarray],
     splits: RunSplits,
-    cfg: dict[str, Any],
+    seed: int,
+    teacher_file: bool,
     info: dict[str, Any],
     out: Path,
 ) -> dict[str, Any]:
-    """Write ``predictions.csv``; return the accuracies, errors and certificate record."""
-    table = predictions_table(arrays, splits.evaluation, int(cfg["seed"]))
+    """Write ``predictions.csv``; return the accuracies, errors and certificate record.
+
+    ``seed`` is the run seed (it draws the certificate halves); ``teacher_file`` says whether
+    the teacher was loaded from ``model.teacher_weights`` (an extra stated assumption).
+    """
+    table = predictions_table(arrays, splits.evaluation, seed)
     write_text_atomic(out / PREDICTIONS_FILE, table.to_csv(index=False))
     target_error = float(np.mean(table["y_pred"] != table["y_true"]))
     source_error = float(np.mean(table["source_pred"] != table["y_true"]))
@@ -163,5 +174,5 @@ def record_predictions(
         "target_accuracy": 1.0 - target_error,
         "source_error": source_error,
         "source_accuracy": 1.0 - source_error,
-        **_certificate_record(table, cfg, info),
+        **_certificate_record(table, teacher_file, info),
     }

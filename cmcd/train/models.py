@@ -170,7 +170,7 @@ class MLPEncoder(nn.Module):
             layers.append(nn.ReLU())
             layers.extend([nn.Dropout(dropout)] if dropout > 0 else [])
         layers.append(nn.Linear(widths[-1] if widths else self.in_dim, self.out_dim))
-        self.net = nn.Sequential(*layers)
+        self.net: nn.Sequential = nn.Sequential(*layers)
         init_parameters(self, seed)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -220,16 +220,20 @@ def _memory_format(modules: Sequence[nn.Module], opts: LoopOptions) -> Iterator[
         yield
         return
     for module in modules:
-        module.to(memory_format=torch.channels_last)
+        module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     try:
         yield
     finally:
         for module in modules:
-            module.to(memory_format=torch.contiguous_format)
+            module.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
 
 
 def _maybe_compile(module: nn.Module, opts: LoopOptions) -> nn.Module:
-    return torch.compile(module) if opts.compile else module
+    if not opts.compile:
+        return module
+    compiled = torch.compile(module)
+    assert isinstance(compiled, nn.Module)  # compiling a module gives a module
+    return compiled
 
 
 def _make_optimizer(
@@ -237,8 +241,7 @@ def _make_optimizer(
 ) -> torch.optim.Optimizer:
     """AdamW; fused on CUDA under fp16, so that the gradient scaler needs no host sync."""
     fused = opts.precision == "fp16" and torch.device(device).type == "cuda"
-    extra = {"fused": True} if fused else {}
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **extra)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
 # --------------------------------------------------------------------------- finiteness

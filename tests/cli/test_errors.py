@@ -95,6 +95,7 @@ def test_exit_codes_usage_two_data_one(capsys, monkeypatch, error, code):
         assert "out of memory" in err
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_is_quiet(tmp_path):
     script = "import sys; from cmcd.cli.main import main\nsys.exit(main(['defaults']))\n"
     proc = subprocess.Popen(

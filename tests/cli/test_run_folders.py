@@ -94,6 +94,7 @@ def _fake_row(task):
     return {"run_id": task.run_id, "target_error": 0.25, "target_accuracy": 0.75}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "content", [b"", b'{"run_id": "abc", "target_err', b'{"target_error": 0.1}', b"[1, 2]"]
 )

@@ -32,6 +32,7 @@ def _reference(tmp_path, capsys, samples):
     return _tv(capsys, tmp_path / "a.npy", tmp_path / "b.npy")[1]
 
 
+@pytest.mark.slow
 def test_a_csv_written_twice_by_pandas_drops_both_index_columns(tmp_path, capsys, samples):
     for name, x in zip("ab", samples, strict=True):
         pd.DataFrame(x).to_csv(tmp_path / f"{name}.csv")
@@ -70,6 +71,7 @@ def _rows(x):
     return "\n".join(",".join(f"{v:.6f}" for v in row) for row in x) + "\n"
 
 
+@pytest.mark.slow
 def test_a_headerless_csv_with_a_utf8_bom_keeps_its_first_row(tmp_path, capsys, samples):
     (tmp_path / "a.csv").write_bytes(b"\xef\xbb\xbf" + _rows(samples[0]).encode())
     reference = _reference(tmp_path, capsys, samples)
@@ -79,6 +81,7 @@ def test_a_headerless_csv_with_a_utf8_bom_keeps_its_first_row(tmp_path, capsys, 
     assert "UTF-8 BOM skipped" in err and "header: no" in err
 
 
+@pytest.mark.slow
 def test_a_header_of_numbers_is_read_as_names(tmp_path, capsys, samples):
     (tmp_path / "a.csv").write_text("400,410,420\n" + _rows(samples[0]))
     np.save(tmp_path / "b.npy", samples[1])
@@ -98,6 +101,7 @@ def test_an_ambiguous_numeric_first_row_is_refused(tmp_path, capsys, samples):
     assert code == 2 and "cannot tell whether the first row" in err and "--header" in err
 
 
+@pytest.mark.slow
 def test_trailing_commas_comments_and_r_row_names(tmp_path, capsys, samples):
     x = samples[0]
     (tmp_path / "t.csv").write_text("a,b,c\n" + _rows(x).replace("\n", ",\n"))

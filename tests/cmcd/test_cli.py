@@ -62,6 +62,7 @@ def test_every_new_command_has_help_with_examples(command, capsys):
     assert "examples:" in out and f"cmcd {command}" in out
 
 
+@pytest.mark.slow
 def test_python_dash_m_lists_the_commands():
     proc = subprocess.run(
         [sys.executable, "-m", "cmcd", "--help"], cwd=REPO, capture_output=True, text=True

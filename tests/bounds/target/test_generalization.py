@@ -132,6 +132,7 @@ def test_tv_joint_matches_closed_form_and_bound_relation_holds():
     np.testing.assert_allclose(r.bound, r.source_error + r.tv_joint_estimate, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_default_estimator_matches_closed_form():
     pytest.importorskip("bounds.tv.api")  # bounds.tv.api.estimate_tv, the default estimate_tv
     rng = np.random.default_rng(1)
@@ -598,6 +599,7 @@ def test_dependent_rows_demote_every_certified_term_to_an_estimate():
     assert "certified_bound" in ok.certified_terms()
 
 
+@pytest.mark.slow
 def test_target_error_must_be_the_error_of_the_given_predictions():
     z, y = labelled_rows([60, 60])
     pred = y.copy()

@@ -153,6 +153,7 @@ def test_without_alignment_rows_the_mapped_terms_are_none_with_a_reason():
     assert "z_align" in out["details"]["mapped"]
 
 
+@pytest.mark.slow
 def test_bad_rows_are_named():
     d = run_latents(n=18)
     with pytest.raises(ValueError, match="z_source_test has 18 held-out pairs"):

@@ -237,6 +237,7 @@ def test_coverage_with_model_selection_under_the_null():
     assert covered >= 95, covered
 
 
+@pytest.mark.slow
 def test_data_processing_dropping_a_coordinate():
     # Shift (1.2, 1.2): TV = 0.605 before, 0.451 after dropping the second coordinate.
     diffs = []

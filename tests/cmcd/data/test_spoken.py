@@ -178,6 +178,7 @@ def test_pair_noise_swaps_the_source_of_a_share_of_rows_to_another_class(source,
         assert len(rows) >= 1 and np.all(clean.y[rows] != clean.y[i])
 
 
+@pytest.mark.slow
 @needs_espeak
 def test_spectrograms_carry_the_spoken_class():
     from sklearn.linear_model import LogisticRegression

@@ -40,6 +40,7 @@ def test_registry_names():
     assert isinstance(make_executor("local", workers=2), LocalExecutor)
 
 
+@pytest.mark.slow
 def test_local_pool_returns_every_result_with_its_index():
     items = [-3, 5, -7, 0, 2]
     with make_executor("local", workers=2) as ex:
@@ -47,6 +48,7 @@ def test_local_pool_returns_every_result_with_its_index():
     assert out == {i: abs(v) for i, v in enumerate(items)}
 
 
+@pytest.mark.slow
 def test_local_pool_reraises_a_task_error():
     with (
         make_executor("local", workers=1) as ex,
@@ -147,6 +149,7 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
 def test_workers_exit_when_the_sweep_process_is_killed(tmp_path):
     import signal

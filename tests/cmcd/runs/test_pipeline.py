@@ -31,6 +31,7 @@ def tiny_run(tmp_path_factory):
     return out, run(TINY, out, progress=False)
 
 
+@pytest.mark.slow
 def test_result_json_has_the_documented_fields(tiny_run):
     out, result = tiny_run
     on_disk = json.loads((out / "result.json").read_text())
@@ -69,6 +70,7 @@ def test_features_are_unit_norm_latents_of_the_right_rows(tiny_run):
     np.testing.assert_array_equal(np.bincount(z["y_train"]), np.full(4, 3))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_results(tmp_path, tiny_run):
     _, first = tiny_run
     again = run(TINY, tmp_path, progress=False)
@@ -76,6 +78,7 @@ def test_same_seed_gives_identical_results(tmp_path, tiny_run):
     assert again["distill_final_loss"] == first["distill_final_loss"]
 
 
+@pytest.mark.slow
 def test_rerun_reuses_checkpoints_and_does_not_retrain(tiny_run):
     out, first = tiny_run
     ckpts = sorted((out / "checkpoints").glob("*.pt"))
@@ -88,6 +91,7 @@ def test_rerun_reuses_checkpoints_and_does_not_retrain(tiny_run):
     assert "model" in state and "history" in state
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_finished_step(tmp_path):
     cfg = {
         **TINY,
@@ -114,6 +118,7 @@ def test_a_killed_run_resumes_from_its_finished_step(tmp_path):
     assert not list(out.glob("**/*.tmp"))
 
 
+@pytest.mark.slow
 def test_cli_run_with_overrides(tmp_path):
     cfg_path = tmp_path / "cfg.yaml"
     cfg_path.write_text(yaml.safe_dump(TINY))
@@ -188,6 +193,7 @@ def test_result_records_the_torch_thread_count(tiny_run):
     assert result["torch_threads"] == torch.get_num_threads()
 
 
+@pytest.mark.slow
 def test_no_evaluation_row_reaches_the_probe_selection(tmp_path, monkeypatch):
     from bounds.target.probe import LinearProbe
 
@@ -211,6 +217,7 @@ FAST = {
 }
 
 
+@pytest.mark.slow
 def test_a_folder_holding_another_config_is_refused_unless_overwrite(tmp_path):
     first = run(FAST, tmp_path, progress=False)
     other = {**FAST, "seed": 1}
@@ -239,6 +246,7 @@ def test_a_second_run_on_a_locked_folder_gets_a_lock_error(tmp_path):
     assert not (tmp_path / "result.json").exists()
 
 
+@pytest.mark.slow
 def test_cli_refuses_another_config_and_overwrites_on_request(tmp_path, capsys):
     from cmcd.cli.main import main
 
@@ -291,6 +299,7 @@ def test_changed_input_data_retrains_the_distilled_student(tmp_path):
 
 
 # --------------------------------------------------------------------------- checkpoints
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["empty", "truncated"])
 def test_a_corrupt_checkpoint_is_named_and_retrained(tmp_path, damage):
     first = run(FAST, tmp_path, progress=False)
@@ -303,6 +312,7 @@ def test_a_corrupt_checkpoint_is_named_and_retrained(tmp_path, damage):
     assert torch.load(path, weights_only=True)["history"].numel() == 1  # replaced, whole
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_stops_the_run_and_keeps_finished_steps(tmp_path, monkeypatch):
     from cmcd.runs import pipeline
     from cmcd.train.training import NonFiniteLossError
@@ -343,6 +353,7 @@ def _with(cfg, **model):
     return {**cfg, "model": {**cfg["model"], **model}}
 
 
+@pytest.mark.slow
 def test_a_user_encoder_by_factory_path_is_trained_and_evaluated(tmp_path, user_encoders):
     result = run(_with(FAST, target_arch="user_encoders:tiny"), tmp_path, progress=False)
     assert 0.0 <= result["target_accuracy"] <= 1.0
@@ -390,6 +401,7 @@ def teacher_file(tmp_path_factory):
         return path, result, f["z_source_test"]
 
 
+@pytest.mark.slow
 def test_a_teacher_loaded_from_a_file_skips_step_1(tmp_path, monkeypatch, teacher_file):
     from cmcd.runs import pipeline
 
@@ -409,6 +421,7 @@ def test_a_teacher_loaded_from_a_file_skips_step_1(tmp_path, monkeypatch, teache
     assert result["source_accuracy"] == first["source_accuracy"]
 
 
+@pytest.mark.slow
 def test_a_changed_teacher_file_retrains_the_student_and_a_moved_one_does_not(
     tmp_path, teacher_file
 ):

@@ -57,6 +57,7 @@ def streamed_run(digits_manifests, tmp_path_factory):
     return out, result, sizes
 
 
+@pytest.mark.slow
 def test_streamed_run_reports_a_target_error(streamed_run, digits_manifests):
     out, result, _ = streamed_run
     on_disk = json.loads((out / "result.json").read_text())
@@ -68,6 +69,7 @@ def test_streamed_run_reports_a_target_error(streamed_run, digits_manifests):
     assert on_disk["n_pairs"] == len(ds.train_idx) and on_disk["n_eval"] == len(ds.test_idx)
 
 
+@pytest.mark.slow
 def test_streamed_run_equals_the_in_memory_run_exactly(streamed_run, tmp_path):
     out, result, _ = streamed_run
     memory = run({**TINY, "data": DIGITS}, tmp_path, progress=False)
@@ -89,6 +91,7 @@ def test_streamed_run_reads_batches_never_the_dataset(streamed_run, digits_manif
     assert max(sizes) < ds.n_samples / 4
 
 
+@pytest.mark.slow
 def test_png_manifest_runs_and_reuses_its_checkpoints(digits_manifests, tmp_path, monkeypatch):
     _, png, _ = digits_manifests
     cfg = {**TINY, "data": {"name": "paired_files", "manifest": str(png)}}
@@ -106,15 +109,16 @@ def test_png_manifest_runs_and_reuses_its_checkpoints(digits_manifests, tmp_path
     assert second["target_error"] == first["target_error"]
 
 
+@pytest.mark.slow
 def test_vector_views_are_standardised_with_streamed_training_moments(tmp_path):
-    from cmcd.config import resolve_config
     from cmcd.data.splits import make_splits
+    from cmcd.run_config import RunConfig
     from cmcd.runs.pipeline import standardise
 
     ds = load_dataset("synthetic", n_samples=120)
     m = export_paired_files(ds, tmp_path / "data")
     streaming = load_dataset("paired_files", manifest=m)
-    splits = make_splits(ds, resolve_config({**TINY, "data": {"name": "synthetic"}}), 0)
+    splits = make_splits(ds, RunConfig.build({**TINY, "data": {"name": "synthetic"}}).split)
     views = streaming_steps.lazy_views(streaming, splits, torch.device("cpu"))
     for side, lazy in zip(("source", "target"), views, strict=True):
         want = standardise(getattr(ds, f"x_{side}"), "vector", splits.train)

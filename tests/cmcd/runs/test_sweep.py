@@ -202,6 +202,7 @@ def test_run_one_reports_a_failing_run_without_raising(tmp_path):
 
 
 # ------------------------------------------------------------------------ the folder
+@pytest.mark.slow
 def test_results_rows_and_resume_without_rerunning(tmp_path):
     sweep = parse_sweep(_spec(**{"data.gap": [0.0, 0.25, 0.5], "seed": [0, 1]}))
     first = run_sweep(sweep, tmp_path, run_fn=fake_run, progress=False)
@@ -239,6 +240,7 @@ def test_rows_of_a_copied_results_table_are_kept(tmp_path):
     pd.testing.assert_frame_equal(read_results(tmp_path), table)
 
 
+@pytest.mark.slow
 def test_failed_runs_are_reported_and_retried(tmp_path):
     sweep = parse_sweep(_spec(**{"data.gap": [0.0, 0.5], "seed": [0, 1]}))
     outcome = run_sweep(sweep, tmp_path, run_fn=failing_on_seed_one, progress=False)

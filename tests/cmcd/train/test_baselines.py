@@ -17,12 +17,14 @@ def two_views():
     return xs, xt, y, np.arange(300), labeled, np.arange(300)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CLASSICAL_REFERENCES))
 def test_references_beat_chance(name, two_views):
     acc = CLASSICAL_REFERENCES[name](*two_views, seed=0)
     assert 0.5 < acc <= 1.0
 
 
+@pytest.mark.slow
 def test_cca_uses_the_pairs_to_beat_raw_logistic(two_views):
     raw = CLASSICAL_REFERENCES["logreg(target)"](*two_views, seed=0)
     cca = CLASSICAL_REFERENCES["cca+logreg"](*two_views, seed=0)

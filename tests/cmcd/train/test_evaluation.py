@@ -37,6 +37,7 @@ def _features(out):
         return {k: f[k] for k in f.files}
 
 
+@pytest.mark.slow
 def test_predictions_csv_is_the_model_whose_error_is_reported(finished):
     out, result = finished
     table = pd.read_csv(out / "predictions.csv")
@@ -54,6 +55,7 @@ def test_predictions_csv_is_the_model_whose_error_is_reported(finished):
     assert counts == table["split"].value_counts().to_dict()
 
 
+@pytest.mark.slow
 def test_the_certificates_of_a_run_describe_its_own_model(finished):
     out, result = finished
     report = bound_from_run(out, random_state=3, tv_kwargs={"candidates": ["logistic"]})
@@ -68,6 +70,7 @@ def test_the_certificates_of_a_run_describe_its_own_model(finished):
     assert again["target_error"] == result["target_error"]
 
 
+@pytest.mark.slow
 def test_lpft_changes_the_model_and_the_certificate_follows_it(tmp_path):
     lp = run(BASE, tmp_path / "lp", progress=False)
     ft = run(LPFT, tmp_path / "ft", progress=False)
@@ -79,6 +82,7 @@ def test_lpft_changes_the_model_and_the_certificate_follows_it(tmp_path):
         assert terms["target_error"] == result["target_error"]
 
 
+@pytest.mark.slow
 def test_a_mismatched_predictions_file_is_refused(tmp_path):
     run(BASE, tmp_path, progress=False)
     table = pd.read_csv(tmp_path / "predictions.csv")
@@ -88,6 +92,7 @@ def test_a_mismatched_predictions_file_is_refused(tmp_path):
         run_model_inputs(tmp_path, _features(tmp_path))
 
 
+@pytest.mark.slow
 def test_a_run_without_predictions_gets_no_target_terms_rather_than_a_refit(tmp_path):
     run(BASE, tmp_path, progress=False)
     (tmp_path / "predictions.csv").unlink()

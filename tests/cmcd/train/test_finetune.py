@@ -6,6 +6,7 @@ from bounds.target.probe import LinearProbe
 from cmcd.train.finetune import accuracy, finetune, linear_probe
 
 
+@pytest.mark.slow
 def test_linear_probe_reproduces_the_package_probe():
     rng = np.random.default_rng(0)
     z = rng.normal(size=(60, 5))
@@ -29,6 +30,7 @@ def test_linear_probe_binary_case_matches_the_package_probe():
     np.testing.assert_allclose(proba, ref.predict_proba(z)[:, 1], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_full_finetuning_fits_the_labeled_rows():
     torch.manual_seed(0)
     x = torch.randn(40, 6)
