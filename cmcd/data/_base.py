@@ -31,10 +31,11 @@ DEFAULT_TEST_FRACTION = 0.3
 """Default held-out fraction of every dataset (our choice)."""
 
 DATASETS: dict[str, Callable[..., PairedDataset]] = {}
+"""Registry: dataset name -> loader ``loader(*, seed=0, **options) -> PairedDataset``."""
+
 ViewKind = Literal["vector", "image", "spectrogram"]
 # a loader returns a PairedDataset or a class with the same interface (streamed data)
 LoaderT = TypeVar("LoaderT", bound=Callable[..., Any])
-"""Registry: dataset name -> loader ``loader(*, seed=0, **options) -> PairedDataset``."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ import json
 import os
 import re
 import wave
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -239,9 +240,9 @@ def _inline_index(name: str) -> int:
 
 def _check_columns(names: list[str], where: str) -> None:
     """Refuse duplicate, unnamed or unknown columns, and a side given both ways."""
-    dupes = [n for i, n in enumerate(names) if n in names[:i]]
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
     if dupes:
-        raise ValueError(f"{where}: duplicate column name(s) {sorted(set(dupes))} in the header")
+        raise ValueError(f"{where}: duplicate column name(s) {dupes} in the header")
     valid = {"source", "target", "label", "split"}
     unknown = [n for n in names if n not in valid and not _INLINE.match(n)]
     if unknown:
